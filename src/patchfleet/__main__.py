@@ -1,0 +1,5 @@
+"""``python -m patchfleet``."""
+
+from patchfleet.cli import main
+
+main()

@@ -1,0 +1,175 @@
+"""One agent cycle: flush the outbox, check in, send inventory, run orders.
+
+``run_once`` returns how long to sleep; ``run_forever`` is a few lines around it. Every
+result is written to the outbox *before* it is sent, so a crash or an unreachable
+server loses nothing: the next cycle sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from patchfleet.agent.client import ServerClient, ServerRejectedError, ServerUnavailableError, StaleBaseError
+from patchfleet.agent.managers.base import PackageManager, PackageManagerError
+from patchfleet.agent.outbox import Outbox
+from patchfleet.agent.runner import RunnerError
+from patchfleet.core.checkins import next_delay
+from patchfleet.core.packages import Package, index, inventory_delta, inventory_hash
+from patchfleet.protocol import convert, v1
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Agent:
+    """Everything one agent cycle needs, wired by the CLI (or a test)."""
+
+    client: ServerClient
+    manager: PackageManager
+    outbox: Outbox
+    facts: Callable[[], v1.Facts]
+    clock: Clock
+    interval: int
+    scan_interval: timedelta = timedelta(hours=6)
+    jitter_fraction: float = 0.2
+    refresh_before_scan: bool = True
+    failures: int = 0
+
+
+def scan(manager: PackageManager, *, clock: Clock, order_id: uuid.UUID | None, refresh: bool) -> v1.ScanReport:
+    """Run one missing-patch scan; a failing package manager gives a failed report."""
+    started = clock()
+    try:
+        if refresh:
+            manager.refresh()
+        updates = manager.upgradable()
+        reboot = manager.reboot_required()
+    except (PackageManagerError, RunnerError) as exc:
+        return v1.ScanReport(scan_id=uuid.uuid4(), order_id=order_id, started_at=started, finished_at=clock(),
+                             backend=manager.name, status=v1.ScanStatus.FAILED, error=str(exc)[:8000])
+    return v1.ScanReport(scan_id=uuid.uuid4(), order_id=order_id, started_at=started, finished_at=clock(),
+                         backend=manager.name, reboot_required=reboot, updates=convert.updates_to_items(updates))
+
+
+def flush(agent: Agent) -> int:
+    """Send spooled results, oldest first; returns how many were delivered or refused."""
+    handled = 0
+    for message in agent.outbox.pending():
+        try:
+            if message.kind == "scan":
+                agent.client.send_scan(v1.ScanReport.model_validate_json(message.payload))
+            agent.outbox.done(message.id)
+        except ServerRejectedError as exc:
+            agent.outbox.reject(message.id, str(exc))
+        handled += 1
+    return handled
+
+
+def _snapshot(packages: list[Package], digest: str) -> str:
+    rows = [[p.name, p.arch, p.version, p.source_name, p.source_version] for p in packages]
+    return json.dumps({"hash": digest, "packages": rows})
+
+
+def _last_sent(outbox: Outbox) -> tuple[str, list[Package]] | None:
+    data = outbox.get_json("inventory")
+    if not isinstance(data, dict):
+        return None
+    return str(data["hash"]), [Package(name=r[0], arch=r[1], version=r[2], source_name=r[3], source_version=r[4])
+                               for r in data["packages"]]
+
+
+def send_inventory(agent: Agent, packages: list[Package], digest: str, wanted: v1.InventoryWanted) -> None:
+    """Send a delta from the last acknowledged inventory, or the full one."""
+    last = _last_sent(agent.outbox)
+    full = v1.InventoryReport(kind="full", hash=digest, packages=[convert.package_to_item(p) for p in packages])
+    if wanted == v1.InventoryWanted.DELTA and last is not None:
+        delta = inventory_delta(index(last[1]), index(packages))
+        report = v1.InventoryReport(
+            kind="delta", base_hash=last[0], hash=digest,
+            packages=[convert.package_to_item(p) for p in delta.upserted],
+            removed=[convert.key_to_ref(k) for k in delta.removed],
+        )
+        try:
+            agent.client.send_inventory(report)
+        except StaleBaseError:
+            agent.client.send_inventory(full)
+    else:
+        agent.client.send_inventory(full)
+    agent.outbox.set("inventory", _snapshot(packages, digest))
+
+
+def run_scan(agent: Agent, order_id: uuid.UUID | None) -> None:
+    """Scan, spool the result, then send it."""
+    report = scan(agent.manager, clock=agent.clock, order_id=order_id, refresh=agent.refresh_before_scan)
+    message_id = agent.outbox.put("scan", report.model_dump_json(), report.finished_at.isoformat())
+    if order_id is not None:
+        agent.outbox.set(f"order:{order_id}", "done")
+    agent.outbox.set("last_scan_at", report.finished_at.isoformat())
+    try:
+        agent.client.send_scan(report)
+        agent.outbox.done(message_id)
+    except ServerRejectedError as exc:
+        agent.outbox.reject(message_id, str(exc))
+
+
+def _reboot_required(manager: PackageManager) -> bool | None:
+    try:
+        return manager.reboot_required()
+    except (PackageManagerError, RunnerError):
+        return None
+
+
+def _scan_due(agent: Agent) -> bool:
+    last = agent.outbox.get("last_scan_at")
+    return last is None or agent.clock() - datetime.fromisoformat(last) >= agent.scan_interval
+
+
+def cycle(agent: Agent) -> None:
+    """One full exchange with the server; raises ServerUnavailableError when it is down."""
+    flush(agent)
+    try:
+        packages: list[Package] | None = agent.manager.installed()
+    except (PackageManagerError, RunnerError):
+        packages = None  # still check in; the scan will report the package manager's error
+    digest = inventory_hash(packages) if packages is not None else ""
+    facts = agent.facts()
+    facts_json = facts.model_dump_json()
+    changed = agent.outbox.get("facts") != facts_json
+    response = agent.client.checkin(v1.CheckIn(
+        agent_version=facts.agent_version, inventory_hash=digest, facts=facts if changed else None,
+        reboot_required=_reboot_required(agent.manager),
+    ))
+    if changed:
+        agent.outbox.set("facts", facts_json)
+    agent.interval = response.checkin_interval_seconds
+    if packages is not None and response.inventory != v1.InventoryWanted.NONE:
+        send_inventory(agent, packages, digest, response.inventory)
+    ordered = False
+    for order in response.orders:
+        if order.kind == v1.OrderKind.SCAN and agent.outbox.get(f"order:{order.id}") is None:
+            run_scan(agent, order.id)
+            ordered = True
+    if not ordered and _scan_due(agent):
+        run_scan(agent, None)
+
+
+def run_once(agent: Agent, *, random_unit: float) -> float:
+    """One cycle; returns the seconds to wait before the next one."""
+    try:
+        cycle(agent)
+        agent.failures = 0
+    except ServerUnavailableError:
+        agent.failures += 1
+    return next_delay(interval=agent.interval, failures=agent.failures,
+                      jitter_fraction=agent.jitter_fraction, random_unit=random_unit)
+
+
+def run_forever(agent: Agent, *, sleep: Callable[[float], None], random: Callable[[], float],
+                should_stop: Callable[[], bool] = lambda: False) -> None:
+    """Cycle until ``should_stop``; ``sleep`` and ``random`` are injected."""
+    while not should_stop():
+        sleep(run_once(agent, random_unit=random()))

@@ -1,0 +1,56 @@
+"""The ASGI application: ``create_app(settings)``; nothing runs at import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+import patchfleet
+from patchfleet.server.api import agent, auth, clients, devices, errors, health, patches
+from patchfleet.server.api.limits import BodyLimitMiddleware
+from patchfleet.server.db.engine import make_engine, make_sessionmaker
+from patchfleet.server.settings import Settings
+from patchfleet.server.web import pages
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """Build the app; the database schema must already be migrated."""
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.resolved_database_url())
+    app = FastAPI(
+        title="patchfleet",
+        version=patchfleet.__version__,
+        description="Patch management for partners, their clients and their devices.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.clock = clock
+    errors.install(app)
+    for module in (health, agent, auth, clients, devices, patches):
+        app.include_router(module.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(
+        BodyLimitMiddleware,
+        agent_limit=settings.max_agent_body_bytes,
+        default_limit=settings.max_api_body_bytes,
+    )
+    return app

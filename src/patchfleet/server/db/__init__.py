@@ -1,0 +1,1 @@
+"""patchfleet.server.db."""

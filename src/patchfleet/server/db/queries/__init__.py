@@ -1,0 +1,1 @@
+"""Per-noun data access: rows <-> core values. Functions never commit."""

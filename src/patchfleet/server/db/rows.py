@@ -1,0 +1,176 @@
+"""SQLAlchemy 2.0 typed rows; portable types only (SQLite and PostgreSQL).
+
+Rows are never core values: ``db/queries`` converts between them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import Uuid
+
+from patchfleet.server.db.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    """Declarative base with portable type defaults."""
+
+    type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
+
+
+class PartnerRow(Base):
+    """An MSP (or one enterprise IT organisation)."""
+
+    __tablename__ = "partners"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+
+
+class ClientRow(Base):
+    """A client company of a partner."""
+
+    __tablename__ = "clients"
+    __table_args__ = (UniqueConstraint("partner_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    """A platform user: partner user when ``client_id`` is NULL."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiTokenRow(Base):
+    """A bearer token for the management API (stored as SHA-256)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="api")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class EnrollmentTokenRow(Base):
+    """A per-client secret that lets agents enroll (stored as SHA-256)."""
+
+    __tablename__ = "enrollment_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    use_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeviceRow(Base):
+    """An endpoint with the agent, in exactly one client."""
+
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    credential_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hostname: Mapped[str] = mapped_column(String(256))
+    os_family: Mapped[str] = mapped_column(String(64), default="")
+    os_name: Mapped[str] = mapped_column(String(256), default="")
+    os_version: Mapped[str] = mapped_column(String(64), default="")
+    kernel: Mapped[str] = mapped_column(String(256), default="")
+    arch: Mapped[str] = mapped_column(String(32), default="")
+    ips: Mapped[list[str]] = mapped_column(JSON, default=list)
+    agent_version: Mapped[str] = mapped_column(String(64), default="")
+    package_manager: Mapped[str] = mapped_column(String(32), default="")
+    enrolled_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    inventory_hash: Mapped[str] = mapped_column(String(64), default="")
+    inventory_at: Mapped[datetime | None]
+    last_scan_at: Mapped[datetime | None]
+    last_scan_status: Mapped[str] = mapped_column(String(20), default="")
+    last_scan_error: Mapped[str] = mapped_column(Text, default="")
+    reboot_required: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DevicePackageRow(Base):
+    """One installed package on one device."""
+
+    __tablename__ = "device_packages"
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    arch: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(256))
+    source_name: Mapped[str] = mapped_column(String(256), default="")
+    source_version: Mapped[str] = mapped_column(String(256), default="")
+
+
+class DeviceUpdateRow(Base):
+    """One missing patch on one device, from the device's latest scan."""
+
+    __tablename__ = "device_updates"
+    __table_args__ = (Index("ix_device_updates_patch", "name", "candidate_version"),)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    arch: Mapped[str] = mapped_column(String(32), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(32))
+    installed_version: Mapped[str] = mapped_column(String(256))
+    candidate_version: Mapped[str] = mapped_column(String(256))
+    classification: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20))
+    raw_severity: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(256), default="")
+    advisory_id: Mapped[str] = mapped_column(String(256), default="")
+    cves: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20))
+    source_package: Mapped[str] = mapped_column(String(256), default="")
+    first_seen_at: Mapped[datetime]
+
+
+class ScanRow(Base):
+    """One missing-patch scan reported by an agent; ``id`` is the agent's scan id."""
+
+    __tablename__ = "scans"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[uuid.UUID | None]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    backend: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str] = mapped_column(Text, default="")
+    update_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OrderRow(Base):
+    """Work for one agent (Scan Now); delivered at least once, done at most once."""
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_device_status", "device_id", "status"),)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    delivered_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]

@@ -1,0 +1,153 @@
+"""Missing patches in scope, BY PATCH and BY DEVICE (FEATURES MP-01..MP-04, MP-16)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from patchfleet.core.errors import NotFoundError
+from patchfleet.core.tenancy import Scope
+from patchfleet.core.updates import CLASSIFICATION_ORDER, Classification
+from patchfleet.server.db.queries import devices, patches
+from patchfleet.server.services.views import MissingPatch, Page, PatchDevice, PatchSummary
+
+_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "none": 4}
+
+
+class PatchSort(StrEnum):
+    """Sortable columns of BY PATCH."""
+
+    NAME = "name"
+    DEVICES = "devices"
+    CLASSIFICATION = "classification"
+    SEVERITY = "severity"
+    FIRST_SEEN = "first_seen"
+
+
+def patch_id(backend: str, name: str, version: str) -> str:
+    """The stable id of a patch: backend, package and target version (DEC-14)."""
+    return f"{backend}:{name}@{version}"
+
+
+def _class_rank(value: str) -> int:
+    try:
+        return CLASSIFICATION_ORDER.index(Classification(value))
+    except ValueError:
+        return len(CLASSIFICATION_ORDER)
+
+
+def _fold(rows: Iterable[Any]) -> list[PatchSummary]:
+    """Merge rows of one patch that differ only in metadata across devices."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r.backend, r.name, r.candidate_version)
+        cur = merged.get(key)
+        installed = {r.installed_min, r.installed_max}
+        if cur is None:
+            merged[key] = cur = {
+                "row": r, "devices": 0, "installable": 0, "installed": set(), "cves": set(),
+                "first_seen_at": r.first_seen_at,
+            }
+        elif _class_rank(r.classification) < _class_rank(cur["row"].classification):
+            cur["row"] = r
+        cur["devices"] += int(r.devices)
+        cur["installable"] += int(r.installable or 0)
+        cur["installed"] |= installed
+        cur["cves"] |= set(r.cves.split())
+        cur["first_seen_at"] = min(cur["first_seen_at"], r.first_seen_at)
+    return [_summary(key, m) for key, m in merged.items()]
+
+
+def _summary(key: tuple[str, str, str], m: dict[str, Any]) -> PatchSummary:
+    backend, name, version = key
+    r = m["row"]
+    return PatchSummary(
+        patch_id=patch_id(backend, name, version),
+        vendor_id=r.advisory_id or f"{name}@{version}",
+        name=name,
+        backend=backend,
+        candidate_version=version,
+        installed_versions=sorted(m["installed"]),
+        classification=r.classification,
+        severity=r.severity,
+        raw_severity=r.raw_severity,
+        source=r.source,
+        advisory_id=r.advisory_id,
+        cves=sorted(m["cves"]),
+        devices=m["devices"],
+        installable_now=m["installable"],
+        first_seen_at=m["first_seen_at"],
+    )
+
+
+_SORT_KEYS: dict[PatchSort, Any] = {
+    PatchSort.NAME: lambda p: (p.name, p.candidate_version),
+    PatchSort.DEVICES: lambda p: (p.devices, p.name),
+    PatchSort.CLASSIFICATION: lambda p: (_class_rank(p.classification), p.name),
+    PatchSort.SEVERITY: lambda p: (_SEVERITY_RANK.get(p.severity, 5), p.name),
+    PatchSort.FIRST_SEEN: lambda p: (p.first_seen_at, p.name),
+}
+
+
+def by_patch(
+    session: Session,
+    *,
+    scope: Scope,
+    page: int,
+    page_size: int,
+    sort: PatchSort = PatchSort.CLASSIFICATION,
+    descending: bool = False,
+    search: str = "",
+    classification: str = "",
+) -> Page[PatchSummary]:
+    """One row per missing patch in scope with its device count (MP-02)."""
+    with session.begin():
+        items = _fold(patches.by_patch(session, scope.client_ids))
+    if search:
+        needle = search.lower()
+        items = [p for p in items if needle in p.name.lower() or needle in p.vendor_id.lower()
+                 or any(needle in c.lower() for c in p.cves)]
+    if classification:
+        items = [p for p in items if p.classification == classification]
+    items.sort(key=_SORT_KEYS[sort], reverse=descending)
+    start = (page - 1) * page_size
+    return Page[PatchSummary](items=items[start : start + page_size], total=len(items), page=page, page_size=page_size)
+
+
+def patch_devices(
+    session: Session, *, scope: Scope, backend: str, name: str, version: str
+) -> list[PatchDevice]:
+    """The devices in scope missing one patch (MP-16: count = list length)."""
+    with session.begin():
+        rows = patches.patch_devices(
+            session, client_ids=scope.client_ids, backend=backend, name=name, version=version
+        )
+    return [
+        PatchDevice(id=r.uuid, hostname=r.hostname, client_name=r.client_name,
+                    installed_version=r.installed_version, state=r.state)
+        for r in rows
+    ]
+
+
+def device_patches(session: Session, *, scope: Scope, device_id: uuid.UUID) -> list[MissingPatch]:
+    """One device's missing patches from its latest scan (MT-09, BY DEVICE detail)."""
+    with session.begin():
+        device = devices.device_in(session, device_id, scope.client_ids)
+        if device is None:
+            raise NotFoundError(f"device {device_id} not found")
+        rows = patches.device_updates(session, device.id)
+        return [
+            MissingPatch(
+                patch_id=patch_id(u.backend, u.name, u.candidate_version),
+                name=u.name, arch=u.arch, backend=u.backend,
+                installed_version=u.installed_version, candidate_version=u.candidate_version,
+                classification=u.classification, severity=u.severity, raw_severity=u.raw_severity,
+                source=u.source, advisory_id=u.advisory_id, cves=u.cves.split(), state=u.state,
+                first_seen_at=u.first_seen_at,
+            )
+            for u in rows
+        ]

@@ -1,0 +1,140 @@
+"""Read models returned by services and rendered by the API and the web UI."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T")
+
+
+class View(BaseModel):
+    """Base of read models."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(View, Generic[T]):
+    """One page of a list."""
+
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+class ClientView(View):
+    """A client company."""
+
+    id: int
+    name: str
+    created_at: datetime
+
+
+class DeviceSummary(View):
+    """One row of the devices list and of Missing Patches BY DEVICE (DEC-02)."""
+
+    id: uuid.UUID
+    hostname: str
+    client_id: int
+    client_name: str
+    os_family: str
+    os_name: str
+    os_version: str
+    ips: list[str]
+    package_manager: str
+    agent_version: str
+    last_seen_at: datetime
+    last_scan_at: datetime | None
+    last_scan_status: str
+    reboot_required: bool
+    missing: int
+    missing_security: int
+    approved: int = 0
+    installable_now: int
+
+
+class DeviceDetail(DeviceSummary):
+    """A device with all its facts."""
+
+    kernel: str
+    arch: str
+    enrolled_at: datetime
+    inventory_at: datetime | None
+    package_count: int
+    last_scan_error: str
+
+
+class PackageView(View):
+    """One installed package."""
+
+    name: str
+    version: str
+    arch: str
+    source_name: str
+    source_version: str
+
+
+class MissingPatch(View):
+    """One missing patch on one device (BY DEVICE detail, device Patches tab)."""
+
+    patch_id: str
+    name: str
+    arch: str
+    backend: str
+    installed_version: str
+    candidate_version: str
+    classification: str
+    severity: str
+    raw_severity: str
+    source: str
+    advisory_id: str
+    cves: list[str]
+    state: str
+    first_seen_at: datetime
+
+
+class PatchSummary(View):
+    """One row of Missing Patches BY PATCH (MP-02, MP-04)."""
+
+    patch_id: str
+    vendor_id: str
+    name: str
+    backend: str
+    candidate_version: str
+    installed_versions: list[str]
+    classification: str
+    severity: str
+    raw_severity: str
+    source: str
+    advisory_id: str
+    cves: list[str]
+    devices: int
+    installable_now: int
+    first_seen_at: datetime
+
+
+class PatchDevice(View):
+    """A device missing one patch (MP-16 side pane)."""
+
+    id: uuid.UUID
+    hostname: str
+    client_name: str
+    installed_version: str
+    state: str
+
+
+class ScanView(View):
+    """One scan of a device."""
+
+    id: uuid.UUID
+    started_at: datetime
+    finished_at: datetime
+    received_at: datetime
+    backend: str
+    status: str
+    error: str
+    update_count: int

@@ -1,0 +1,30 @@
+"""Root test configuration: lab fixtures and markers applied by folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = [
+    "lab.apt_lab",
+    "lab.dnf_lab",
+    "support.databases",
+    "support.clock",
+    "support.live",
+    "support.api",
+]
+
+_FOLDER_MARKERS = {
+    "integration": "integration",
+    "e2e": "e2e",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by the folder they live in."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for folder, marker in _FOLDER_MARKERS.items():
+            if folder in parts:
+                item.add_marker(getattr(pytest.mark, marker))
