@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 
 from patchfleet.core.packages import Package, inventory_hash
@@ -20,7 +21,7 @@ SCAN = {
 
 def scan_body(clock, order_id=None, updates=None, **extra):
     body = {"scan_id": str(uuid.uuid4()), "started_at": clock().isoformat(), "finished_at": clock().isoformat(),
-            **SCAN, **extra}
+            **copy.deepcopy(SCAN), **extra}
     if updates is not None:
         body["updates"] = updates
     if order_id:

@@ -1,14 +1,14 @@
-"""Request body size limits, enforced while the body streams in (413 on excess)."""
+"""Request body size limits: 413 before the app sees an oversized body.
+
+The body is read up to the limit (FastAPI reads whole bodies anyway) and replayed to
+the app, so a client streaming without Content-Length is cut off just the same.
+"""
 
 from __future__ import annotations
 
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class BodyTooLargeError(Exception):
-    """Raised inside the app when the streamed body passes the limit."""
 
 
 class BodyLimitMiddleware:
@@ -22,30 +22,39 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass small requests through; answer 413 for large ones."""
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         limit = self.agent_limit if scope["path"].startswith("/agent/") else self.default_limit
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
+        declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
             return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLargeError
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _too_large(send, limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except BodyTooLargeError:
-            await _too_large(send, limit)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 async def _too_large(send: Send, limit: int) -> None:
