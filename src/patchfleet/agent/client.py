@@ -47,10 +47,11 @@ class ServerClient:
         """A client authenticating as an enrolled device."""
         return ServerClient(self._http, credential)
 
-    def _post(self, path: str, body: v1.Message) -> httpx.Response:
+    def _post(self, path: str, body: v1.Message | str) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._credential}"} if self._credential else {}
+        content = body if isinstance(body, str) else body.model_dump_json()
         try:
-            response = self._http.post(path, content=body.model_dump_json(), headers={
+            response = self._http.post(path, content=content, headers={
                 **headers, "Content-Type": "application/json"})
         except httpx.TransportError as exc:
             raise ServerUnavailableError(f"{path}: {exc}") from exc
@@ -74,8 +75,8 @@ class ServerClient:
         """Upload installed packages."""
         self._post("/agent/v1/inventory", report)
 
-    def send_scan(self, report: v1.ScanReport) -> None:
-        """Upload a scan result."""
+    def send_scan(self, report: v1.ScanReport | str) -> None:
+        """Upload a scan result (a model, or its spooled JSON as stored)."""
         self._post("/agent/v1/scans", report)
 
 
