@@ -12,7 +12,9 @@ pytest_plugins = [
     "support.databases",
     "support.clock",
     "support.live",
+    "support.browser",
     "support.api",
+    "support.agents",
 ]
 
 _FOLDER_MARKERS = {

@@ -1,36 +1,36 @@
-"""The ``patchfleet`` command: server, agent and demo in one entry point."""
+"""The ``patchfleet`` command: server, agent and demo in one entry point.
+
+``patchfleet agent ...`` never imports the server stack, so the agent starts fast and
+runs on installs without the ``server`` extra.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import typer
 
 from patchfleet.agent.cli import app as agent_app
 
-app = typer.Typer(help="patchfleet: patch management for fleets of endpoints.", no_args_is_help=True)
-app.add_typer(agent_app, name="agent")
 
-
-def _add_server_commands() -> None:
-    try:
-        from patchfleet.server import cli as server_cli
-    except ImportError:  # agent-only install: no server extra
-        return
-    app.command()(server_cli.serve)
-    app.command()(server_cli.migrate)
-
-
-def _add_demo() -> None:
+def build_app() -> typer.Typer:
+    """The full command tree (server commands only when the server extra is installed)."""
+    app = typer.Typer(help="patchfleet: patch management for fleets of endpoints.", no_args_is_help=True)
+    app.add_typer(agent_app, name="agent")
     try:
         from patchfleet import demo
-    except ImportError:
-        return
+        from patchfleet.server import cli as server_cli
+    except ImportError:  # agent-only install: no server extra
+        return app
+    app.command()(server_cli.serve)
+    app.command()(server_cli.migrate)
     app.command()(demo.demo)
-
-
-_add_server_commands()
-_add_demo()
+    return app
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    if sys.argv[1:2] == ["agent"]:
+        agent_app(args=sys.argv[2:], prog_name="patchfleet agent")
+        return
+    build_app()()

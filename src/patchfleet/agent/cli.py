@@ -74,7 +74,7 @@ def enroll(
             err.print(f"[red]enrollment failed:[/red] {exc}")
             raise typer.Exit(2) from exc
     save_identity(config.identity_path, Identity(server, str(result.device_id), result.credential,
-                                                 result.checkin_interval_seconds))
+                                                 result.checkin_interval_seconds, hostname))
     err.print(f"enrolled as device {result.device_id}; identity in {config.identity_path}")
 
 
@@ -105,6 +105,7 @@ def run(
         err.print("[red]not enrolled:[/red] run `patchfleet agent enroll` first")
         raise typer.Exit(2)
     _lock(config.state_dir)
+    hostname = hostname or identity.hostname
     runner = SubprocessRunner()
     manager = _manager(config, runner)
     stop = {"now": False}

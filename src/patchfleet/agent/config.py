@@ -52,6 +52,7 @@ class Identity:
     device_id: str
     credential: str
     checkin_interval_seconds: int
+    hostname: str | None = None
 
 
 def save_identity(path: Path, identity: Identity) -> None:

@@ -102,18 +102,19 @@ def send_inventory(agent: Agent, packages: list[Package], digest: str, wanted: v
     agent.outbox.set("inventory", _snapshot(packages, digest))
 
 
-def run_scan(agent: Agent, order_id: uuid.UUID | None) -> None:
-    """Scan, spool the result, then send it."""
+def spool_scan(agent: Agent, order_id: uuid.UUID | None) -> None:
+    """Scan and write the result to the outbox; ``flush`` sends it."""
     report = scan(agent.manager, clock=agent.clock, order_id=order_id, refresh=agent.refresh_before_scan)
-    message_id = agent.outbox.put("scan", report.model_dump_json(), report.finished_at.isoformat())
+    agent.outbox.put("scan", report.model_dump_json(), report.finished_at.isoformat())
     if order_id is not None:
         agent.outbox.set(f"order:{order_id}", "done")
     agent.outbox.set("last_scan_at", report.finished_at.isoformat())
-    try:
-        agent.client.send_scan(report)
-        agent.outbox.done(message_id)
-    except ServerRejectedError as exc:
-        agent.outbox.reject(message_id, str(exc))
+
+
+def run_scan(agent: Agent, order_id: uuid.UUID | None) -> None:
+    """Scan, spool the result, then send everything spooled."""
+    spool_scan(agent, order_id)
+    flush(agent)
 
 
 def _reboot_required(manager: PackageManager) -> bool | None:
@@ -129,7 +130,13 @@ def _scan_due(agent: Agent) -> bool:
 
 
 def cycle(agent: Agent) -> None:
-    """One full exchange with the server; raises ServerUnavailableError when it is down."""
+    """One full exchange with the server; raises ServerUnavailableError when it is down.
+
+    A scheduled scan runs even when the server is unreachable: its result waits in
+    the outbox.
+    """
+    if _scan_due(agent):
+        spool_scan(agent, None)
     flush(agent)
     try:
         packages: list[Package] | None = agent.manager.installed()
@@ -148,13 +155,9 @@ def cycle(agent: Agent) -> None:
     agent.interval = response.checkin_interval_seconds
     if packages is not None and response.inventory != v1.InventoryWanted.NONE:
         send_inventory(agent, packages, digest, response.inventory)
-    ordered = False
     for order in response.orders:
         if order.kind == v1.OrderKind.SCAN and agent.outbox.get(f"order:{order.id}") is None:
             run_scan(agent, order.id)
-            ordered = True
-    if not ordered and _scan_due(agent):
-        run_scan(agent, None)
 
 
 def run_once(agent: Agent, *, random_unit: float) -> float:
