@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import random
 import signal
 import sys
-import time
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +20,13 @@ from rich.console import Console
 import patchfleet
 from patchfleet.agent import facts as facts_mod
 from patchfleet.agent.client import ServerClient, ServerError
-from patchfleet.agent.config import AgentConfig, Identity, default_state_dir, load_identity, save_identity
+from patchfleet.agent.config import (
+    AgentConfig,
+    Identity,
+    default_state_dir,
+    load_identity,
+    save_identity,
+)
 from patchfleet.agent.loop import Agent, run_forever, scan
 from patchfleet.agent.managers import select
 from patchfleet.agent.managers.base import PackageManager
@@ -27,14 +34,26 @@ from patchfleet.agent.outbox import Outbox
 from patchfleet.agent.runner import SubprocessRunner
 from patchfleet.protocol import v1
 
-app = typer.Typer(help="The patchfleet agent: scans this endpoint and reports to the server.", no_args_is_help=True)
+app = typer.Typer(
+    help="The patchfleet agent: scans this endpoint and reports to the server.",
+    no_args_is_help=True,
+)
 err = Console(stderr=True)
 
-StateDir = Annotated[Path | None, typer.Option(help="Where identity and outbox live.", envvar="PATCHFLEET_AGENT_STATE_DIR")]
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Where identity and outbox live.", envvar="PATCHFLEET_AGENT_STATE_DIR"
+    ),
+]
 Backend = Annotated[str, typer.Option(help="auto, apt or dnf.")]
-AptConfig = Annotated[Path | None, typer.Option(help="apt config file (exported as APT_CONFIG).")]
+AptConfig = Annotated[
+    Path | None, typer.Option(help="apt config file (exported as APT_CONFIG).")
+]
 DnfRoot = Annotated[Path | None, typer.Option(help="dnf installroot of the endpoint.")]
-Hostname = Annotated[str | None, typer.Option(help="Report this hostname instead of the system's.")]
+Hostname = Annotated[
+    str | None, typer.Option(help="Report this hostname instead of the system's.")
+]
 
 
 def utc_now() -> datetime:
@@ -42,25 +61,54 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _config(state_dir: Path | None, backend: str, apt_config: Path | None, dnf_root: Path | None,
-            hostname: str | None) -> AgentConfig:
-    return AgentConfig(state_dir=state_dir or default_state_dir(os.environ), backend=backend,
-                       apt_config=apt_config, dnf_installroot=dnf_root, hostname=hostname)
+def _config(
+    state_dir: Path | None,
+    backend: str,
+    apt_config: Path | None,
+    dnf_root: Path | None,
+    hostname: str | None,
+) -> AgentConfig:
+    return AgentConfig(
+        state_dir=state_dir or default_state_dir(os.environ),
+        backend=backend,
+        apt_config=apt_config,
+        dnf_installroot=dnf_root,
+        hostname=hostname,
+    )
 
 
 def _manager(config: AgentConfig, runner: SubprocessRunner) -> PackageManager:
     release = Path("/etc/os-release")
-    family = facts_mod.os_family(facts_mod.parse_os_release(release.read_text())) if release.exists() else ""
+    family = (
+        facts_mod.os_family(facts_mod.parse_os_release(release.read_text()))
+        if release.exists()
+        else ""
+    )
     name = select.choose(family, config.backend, runner)
-    return select.build(name, runner, apt_config=config.apt_config, dnf_installroot=config.dnf_installroot)
+    return select.build(
+        name,
+        runner,
+        apt_config=config.apt_config,
+        dnf_installroot=config.dnf_installroot,
+    )
 
 
 @app.command()
 def enroll(
-    server: Annotated[str, typer.Option(help="Server URL, e.g. http://patchfleet:8080")],
-    token: Annotated[str, typer.Option(help="The client's enrollment token.", envvar="PATCHFLEET_ENROLL_TOKEN")],
-    state_dir: StateDir = None, backend: Backend = "auto", apt_config: AptConfig = None,
-    dnf_root: DnfRoot = None, hostname: Hostname = None,
+    server: Annotated[
+        str, typer.Option(help="Server URL, e.g. http://patchfleet:8080")
+    ],
+    token: Annotated[
+        str,
+        typer.Option(
+            help="The client's enrollment token.", envvar="PATCHFLEET_ENROLL_TOKEN"
+        ),
+    ],
+    state_dir: StateDir = None,
+    backend: Backend = "auto",
+    apt_config: AptConfig = None,
+    dnf_root: DnfRoot = None,
+    hostname: Hostname = None,
 ) -> None:
     """Enroll this endpoint with a client's enrollment token."""
     config = _config(state_dir, backend, apt_config, dnf_root, hostname)
@@ -69,13 +117,25 @@ def enroll(
     facts = facts_mod.collect(runner, package_manager=manager.name, hostname=hostname)
     with httpx.Client(base_url=server, timeout=30) as http:
         try:
-            result = ServerClient(http).enroll(v1.EnrollRequest(enrollment_token=token, facts=facts))
+            result = ServerClient(http).enroll(
+                v1.EnrollRequest(enrollment_token=token, facts=facts)
+            )
         except ServerError as exc:
             err.print(f"[red]enrollment failed:[/red] {exc}")
             raise typer.Exit(2) from exc
-    save_identity(config.identity_path, Identity(server, str(result.device_id), result.credential,
-                                                 result.checkin_interval_seconds, hostname))
-    err.print(f"enrolled as device {result.device_id}; identity in {config.identity_path}")
+    save_identity(
+        config.identity_path,
+        Identity(
+            server,
+            str(result.device_id),
+            result.credential,
+            result.checkin_interval_seconds,
+            hostname,
+        ),
+    )
+    err.print(
+        f"enrolled as device {result.device_id}; identity in {config.identity_path}"
+    )
 
 
 def _lock(state_dir: Path) -> int:
@@ -91,12 +151,21 @@ def _lock(state_dir: Path) -> int:
 
 @app.command()
 def run(
-    state_dir: StateDir = None, backend: Backend = "auto", apt_config: AptConfig = None,
-    dnf_root: DnfRoot = None, hostname: Hostname = None,
+    state_dir: StateDir = None,
+    backend: Backend = "auto",
+    apt_config: AptConfig = None,
+    dnf_root: DnfRoot = None,
+    hostname: Hostname = None,
     once: Annotated[bool, typer.Option(help="One cycle, then exit.")] = False,
-    interval: Annotated[int | None, typer.Option(help="Override the server's check-in interval (s).")] = None,
-    scan_hours: Annotated[float, typer.Option(help="Scan on its own every N hours.")] = 6.0,
-    no_refresh: Annotated[bool, typer.Option(help="Do not refresh repository metadata before scans.")] = False,
+    interval: Annotated[
+        int | None, typer.Option(help="Override the server's check-in interval (s).")
+    ] = None,
+    scan_hours: Annotated[
+        float, typer.Option(help="Scan on its own every N hours.")
+    ] = 6.0,
+    no_refresh: Annotated[
+        bool, typer.Option(help="Do not refresh repository metadata before scans.")
+    ] = False,
 ) -> None:
     """Check in, report inventory and scans, and run orders, until stopped."""
     config = _config(state_dir, backend, apt_config, dnf_root, hostname)
@@ -108,38 +177,48 @@ def run(
     hostname = hostname or identity.hostname
     runner = SubprocessRunner()
     manager = _manager(config, runner)
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with httpx.Client(base_url=identity.server_url, timeout=60) as http:
         agent = Agent(
-            client=ServerClient(http, identity.credential), manager=manager, outbox=Outbox(config.outbox_path),
-            facts=lambda: facts_mod.collect(runner, package_manager=manager.name, hostname=hostname),
-            clock=utc_now, interval=interval or identity.checkin_interval_seconds,
-            scan_interval=timedelta(hours=scan_hours), refresh_before_scan=not no_refresh,
+            client=ServerClient(http, identity.credential),
+            manager=manager,
+            outbox=Outbox(config.outbox_path),
+            facts=lambda: facts_mod.collect(
+                runner, package_manager=manager.name, hostname=hostname
+            ),
+            clock=utc_now,
+            interval=interval or identity.checkin_interval_seconds,
+            scan_interval=timedelta(hours=scan_hours),
+            refresh_before_scan=not no_refresh,
         )
         cycles = {"n": 0}
 
         def should_stop() -> bool:
             cycles["n"] += 1
-            return stop["now"] or (once and cycles["n"] > 1)
+            return stop.is_set() or (once and cycles["n"] > 1)
 
         def sleep(seconds: float) -> None:
             if interval is not None and agent.failures == 0:
                 seconds = min(seconds, interval)
-            if not (once or stop["now"]):
-                time.sleep(seconds)
+            if not once:
+                stop.wait(seconds)
 
-        try:
-            run_forever(agent, sleep=sleep, random=random.random, should_stop=should_stop)
-        except KeyboardInterrupt:
-            pass
+        with contextlib.suppress(KeyboardInterrupt):
+            run_forever(
+                agent, sleep=sleep, random=random.random, should_stop=should_stop
+            )
 
 
 @app.command("scan")
 def scan_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    backend: Backend = "auto", apt_config: AptConfig = None, dnf_root: DnfRoot = None,
-    refresh: Annotated[bool, typer.Option(help="Refresh repository metadata first.")] = False,
+    backend: Backend = "auto",
+    apt_config: AptConfig = None,
+    dnf_root: DnfRoot = None,
+    refresh: Annotated[
+        bool, typer.Option(help="Refresh repository metadata first.")
+    ] = False,
 ) -> None:
     """Scan this endpoint for missing patches, without a server."""
     config = _config(None, backend, apt_config, dnf_root, None)
@@ -148,14 +227,22 @@ def scan_command(
     if report.status != v1.ScanStatus.OK:
         err.print(f"[red]scan failed:[/red] {report.error}")
         raise typer.Exit(1)
-    result = v1.LocalScan(backend=report.backend, reboot_required=report.reboot_required, updates=report.updates)
+    result = v1.LocalScan(
+        backend=report.backend,
+        reboot_required=report.reboot_required,
+        updates=report.updates,
+    )
     if json_output:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
     out = Console()
     for u in result.updates:
-        out.print(f"{u.name:40} {u.installed_version:>24} -> {u.candidate_version:<24} {u.classification:12} {u.state}")
-    out.print(f"{len(result.updates)} updates; reboot required: {result.reboot_required}")
+        out.print(
+            f"{u.name:40} {u.installed_version:>24} -> {u.candidate_version:<24} {u.classification:12} {u.state}"
+        )
+    out.print(
+        f"{len(result.updates)} updates; reboot required: {result.reboot_required}"
+    )
 
 
 @app.command()
@@ -170,5 +257,7 @@ def status(state_dir: StateDir = None) -> None:
         return
     outbox = Outbox(config.outbox_path)
     out.print(f"server {identity.server_url}, device {identity.device_id}")
-    out.print(f"spooled results: {len(outbox.pending())}; refused: {outbox.dead_count()}")
+    out.print(
+        f"spooled results: {len(outbox.pending())}; refused: {outbox.dead_count()}"
+    )
     out.print(f"last scan: {outbox.get('last_scan_at') or 'never'}")
