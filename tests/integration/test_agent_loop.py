@@ -35,16 +35,37 @@ def agent_factory(api, tmp_path, clock):
         transport = Switch(api.http._transport)
         http = httpx.Client(transport=transport, base_url="http://testserver")
         enrolled = ServerClient(http).enroll(
-            v1.EnrollRequest(enrollment_token=api.enrollment_token, facts=v1.Facts(hostname=hostname)))
+            v1.EnrollRequest(
+                enrollment_token=api.enrollment_token, facts=v1.Facts(hostname=hostname)
+            )
+        )
         manager = FakePackageManager(
             name="apt",
-            packages=[Package("demo-tool", "1.0-1", "all"), Package("bash", "5.2", "amd64")],
-            updates=[Update("demo-tool", "1.0-1", "1.0-2", "all", Classification.SECURITY, cves=("CVE-2024-0001",))],
+            packages=[
+                Package("demo-tool", "1.0-1", "all"),
+                Package("bash", "5.2", "amd64"),
+            ],
+            updates=[
+                Update(
+                    "demo-tool",
+                    "1.0-1",
+                    "1.0-2",
+                    "all",
+                    Classification.SECURITY,
+                    cves=("CVE-2024-0001",),
+                )
+            ],
         )
         outbox = Outbox(tmp_path / f"{hostname}.sqlite3")
-        agent = Agent(client=ServerClient(http, enrolled.credential), manager=manager, outbox=outbox,
-                      facts=lambda: v1.Facts(hostname=hostname, package_manager="apt"), clock=clock,
-                      interval=60, jitter_fraction=0.0)
+        agent = Agent(
+            client=ServerClient(http, enrolled.credential),
+            manager=manager,
+            outbox=outbox,
+            facts=lambda: v1.Facts(hostname=hostname, package_manager="apt"),
+            clock=clock,
+            interval=60,
+            jitter_fraction=0.0,
+        )
         made.append(outbox)
         return agent, transport, str(enrolled.device_id)
 
@@ -54,14 +75,18 @@ def agent_factory(api, tmp_path, clock):
 
 
 def patches(api, device_id):
-    return api.http.get(f"/api/v1/devices/{device_id}/patches", headers=api.admin).json()
+    return api.http.get(
+        f"/api/v1/devices/{device_id}/patches", headers=api.admin
+    ).json()
 
 
 def test_first_cycle_sends_inventory_and_scan(api, agent_factory):
     agent, _, device_id = agent_factory()
     assert run_once(agent, random_unit=0.5) == 1  # the server's interval (1 s in tests)
     assert [p["name"] for p in patches(api, device_id)] == ["demo-tool"]
-    pkgs = api.http.get(f"/api/v1/devices/{device_id}/packages", headers=api.admin).json()
+    pkgs = api.http.get(
+        f"/api/v1/devices/{device_id}/packages", headers=api.admin
+    ).json()
     assert {p["name"] for p in pkgs} == {"demo-tool", "bash"}
     assert agent.manager.refreshes == 1
 
@@ -69,10 +94,18 @@ def test_first_cycle_sends_inventory_and_scan(api, agent_factory):
 def test_changed_inventory_goes_as_delta(api, agent_factory):
     agent, _, device_id = agent_factory()
     run_once(agent, random_unit=0.5)
-    agent.manager.packages = [Package("demo-tool", "1.0-2", "all"), Package("curl", "7.88", "amd64")]
+    agent.manager.packages = [
+        Package("demo-tool", "1.0-2", "all"),
+        Package("curl", "7.88", "amd64"),
+    ]
     run_once(agent, random_unit=0.5)
-    pkgs = api.http.get(f"/api/v1/devices/{device_id}/packages", headers=api.admin).json()
-    assert {(p["name"], p["version"]) for p in pkgs} == {("demo-tool", "1.0-2"), ("curl", "7.88")}
+    pkgs = api.http.get(
+        f"/api/v1/devices/{device_id}/packages", headers=api.admin
+    ).json()
+    assert {(p["name"], p["version"]) for p in pkgs} == {
+        ("demo-tool", "1.0-2"),
+        ("curl", "7.88"),
+    }
 
 
 def test_scan_now_reaches_the_agent(api, agent_factory, clock):
@@ -100,7 +133,8 @@ def test_results_are_spooled_while_the_server_is_down(api, agent_factory, clock)
         run_scan(agent, order.id)
     assert len(agent.outbox.pending()) == 1
     delays = [run_once(agent, random_unit=0.5) for _ in range(3)]
-    assert delays == sorted(delays) and delays[-1] > delays[0]  # exponential backoff
+    assert delays == sorted(delays)  # exponential backoff
+    assert delays[-1] > delays[0]
     transport.down = False
     run_once(agent, random_unit=0.5)
     assert agent.outbox.pending() == []
@@ -110,7 +144,9 @@ def test_results_are_spooled_while_the_server_is_down(api, agent_factory, clock)
 
 def test_refused_results_are_kept_aside_not_retried_forever(api, agent_factory, clock):
     agent, _, _ = agent_factory()
-    bad = v1.ScanReport.model_construct(scan_id="not-a-uuid", started_at=clock(), finished_at=clock(), backend="apt")
+    bad = v1.ScanReport.model_construct(
+        scan_id="not-a-uuid", started_at=clock(), finished_at=clock(), backend="apt"
+    )
     agent.outbox.put("scan", bad.model_dump_json(warnings=False), clock().isoformat())
     run_once(agent, random_unit=0.5)
     assert agent.outbox.pending() == []
@@ -123,7 +159,9 @@ def test_failing_package_manager_reports_a_failed_scan(api, agent_factory):
     agent, _, device_id = agent_factory()
 
     def broken():
-        raise CommandFailedError(["apt-get", "update"], 100, "E: The repository is not signed.")
+        raise CommandFailedError(
+            ["apt-get", "update"], 100, "E: The repository is not signed."
+        )
 
     agent.manager.refresh = broken
     run_once(agent, random_unit=0.5)

@@ -92,4 +92,5 @@ def test_revoked_enrollment_token_stops_enrollment(api):
 def test_unknown_query_parameters_are_rejected(api):
     r = api.http.get("/api/v1/devices?colour=blue", headers=api.admin)
     assert r.status_code == 422
-    assert "colour" in r.json()["detail"]
+    assert r.json()["detail"][0]["loc"] == ["query", "colour"]
+    assert "colour" in r.json()["detail"][0]["msg"]

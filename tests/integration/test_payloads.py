@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from test_agent_api import scan_body
 
 from patchfleet.server.db.rows import DevicePackageRow, DeviceUpdateRow, ScanRow
-from test_agent_api import scan_body
 
 
 def counts(engine):
@@ -66,7 +66,7 @@ def test_inventory_hash_must_match_packages(api, device, engine):
     }
     r = api.http.post("/agent/v1/inventory", json=body, headers=device)
     assert r.status_code == 422
-    assert "hash" in r.json()["detail"]
+    assert r.json()["detail"][0]["loc"] == ["body", "hash"]
     assert counts(engine)[2] == 0
 
 
@@ -114,7 +114,7 @@ def test_unsupported_protocol_version(api, device):
         "/agent/v1/checkin", json={"protocol_version": 99}, headers=device
     )
     assert r.status_code == 422
-    assert "protocol version 99" in r.json()["detail"]
+    assert "protocol version 99" in r.json()["detail"][0]["msg"]
 
 
 def test_unknown_fields_are_ignored_for_forward_compatibility(api, device):

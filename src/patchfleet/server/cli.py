@@ -33,31 +33,54 @@ def prepare(settings: Settings, *, admin_password: str | None = None) -> None:
     """Migrate the database and, on first start, create the admin and print the login."""
     engine = make_engine(settings.resolved_database_url())
     migrations.upgrade(engine)
-    result = auth.bootstrap(make_sessionmaker(engine)(), now=datetime.now(UTC), password=admin_password)
+    result = auth.bootstrap(
+        make_sessionmaker(engine)(), now=datetime.now(UTC), password=admin_password
+    )
     secret_file = settings.data_dir / "initial-admin.txt"
     if result is not None:
-        command = enroll_command(settings.resolved_public_url(), result.enrollment_token)
-        _write_secret(secret_file, f"username: {result.username}\npassword: {result.password}\n"
-                                   f"enroll ({result.client_name}): {command}\n")
+        command = enroll_command(
+            settings.resolved_public_url(), result.enrollment_token
+        )
+        _write_secret(
+            secret_file,
+            f"username: {result.username}\npassword: {result.password}\n"
+            f"enroll ({result.client_name}): {command}\n",
+        )
     if secret_file.exists():
-        err.print(Panel(secret_file.read_text().strip(), title="patchfleet first-start login (also in "
-                        f"{secret_file})"))
+        err.print(
+            Panel(
+                secret_file.read_text().strip(),
+                title=f"patchfleet first-start login (also in {secret_file})",
+            )
+        )
     engine.dispose()
 
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
-    admin_password: Annotated[str | None, typer.Option(envvar="PATCHFLEET_ADMIN_PASSWORD",
-                                                       help="Initial admin password (first start only).")] = None,
+    admin_password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PATCHFLEET_ADMIN_PASSWORD",
+            help="Initial admin password (first start only).",
+        ),
+    ] = None,
 ) -> None:
     """Run the server (API, web UI) on the configured database."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     prepare(settings, admin_password=admin_password)
-    err.print(f"patchfleet listening on http://{settings.host}:{settings.port}  "
-              f"(database: {make_engine(settings.resolved_database_url()).url.render_as_string()})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    err.print(
+        f"patchfleet listening on http://{settings.host}:{settings.port}  "
+        f"(database: {make_engine(settings.resolved_database_url()).url.render_as_string()})"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )
 
 
 def migrate() -> None:

@@ -24,7 +24,9 @@ from patchfleet.server.api.schemas import (
 from patchfleet.server.services import enrollment, tenants
 from patchfleet.server.services.views import ClientView
 
-router = APIRouter(prefix="/api/v1", tags=["clients"], dependencies=[Depends(reject_unknown_query)])
+router = APIRouter(
+    prefix="/api/v1", tags=["clients"], dependencies=[Depends(reject_unknown_query)]
+)
 
 
 def enroll_command(server_url: str, token: str) -> str:
@@ -39,7 +41,9 @@ def list_clients(scope: ScopeDep, session: SessionDep) -> list[ClientView]:
 
 
 @router.post("/clients", status_code=status.HTTP_201_CREATED)
-def create_client(body: ClientCreate, principal: CurrentUser, session: SessionDep, now: NowDep) -> ClientView:
+def create_client(
+    body: ClientCreate, principal: CurrentUser, session: SessionDep, now: NowDep
+) -> ClientView:
     """Create a client (partner admins only)."""
     return tenants.create_client(session, principal=principal, name=body.name, now=now)
 
@@ -57,21 +61,42 @@ def create_enrollment_token(
     """A new enrollment token for a client, with the agent command that uses it."""
     lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
     token_id, token = enrollment.create_token(
-        session, principal=principal, scope=scope, client_id=client, label=body.label, now=now, lifetime=lifetime
+        session,
+        principal=principal,
+        scope=scope,
+        client_id=client,
+        label=body.label,
+        now=now,
+        lifetime=lifetime,
     )
-    return EnrollmentTokenOut(id=token_id, token=token, command=enroll_command(settings.resolved_public_url(), token))
+    return EnrollmentTokenOut(
+        id=token_id,
+        token=token,
+        command=enroll_command(settings.resolved_public_url(), token),
+    )
 
 
 @router.get("/clients/{client}/enrollment-tokens")
-def list_enrollment_tokens(client: int, scope: ScopeDep, session: SessionDep) -> list[EnrollmentTokenInfo]:
+def list_enrollment_tokens(
+    client: int, scope: ScopeDep, session: SessionDep
+) -> list[EnrollmentTokenInfo]:
     """A client's enrollment tokens (without secrets)."""
-    return [EnrollmentTokenInfo.model_validate(t) for t in enrollment.list_tokens(session, scope=scope, client_id=client)]
+    return [
+        EnrollmentTokenInfo.model_validate(t)
+        for t in enrollment.list_tokens(session, scope=scope, client_id=client)
+    ]
 
 
 @router.delete("/enrollment-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_enrollment_token(
-    token_id: int, principal: CurrentUser, scope: ScopeDep, session: SessionDep, now: NowDep
+    token_id: int,
+    principal: CurrentUser,
+    scope: ScopeDep,
+    session: SessionDep,
+    now: NowDep,
 ) -> Response:
     """Revoke an enrollment token."""
-    enrollment.revoke_token(session, principal=principal, scope=scope, token_id=token_id, now=now)
+    enrollment.revoke_token(
+        session, principal=principal, scope=scope, token_id=token_id, now=now
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

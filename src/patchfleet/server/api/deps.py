@@ -62,7 +62,9 @@ CurrentUser = Annotated[Principal, Depends(current_user)]
 def current_scope(
     principal: CurrentUser,
     session: SessionDep,
-    client_id: Annotated[int | None, Query(description="One client; omit for All Clients")] = None,
+    client_id: Annotated[
+        int | None, Query(description="One client; omit for All Clients")
+    ] = None,
 ) -> Scope:
     """The scope of the request: All Clients (partner level) or one client."""
     return tenants.scope_for(session, principal=principal, client_id=client_id)
@@ -98,7 +100,10 @@ def reject_unknown_query(request: Request) -> None:
     allowed = _query_names(dependant)
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
-        raise InvalidInputError(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise InvalidInputError(
+            f"unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
+            loc=("query", unknown[0]),
+        )
 
 
 def page_params(

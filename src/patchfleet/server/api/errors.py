@@ -24,11 +24,28 @@ def status_for(exc: errors.PatchfleetError) -> int:
     return 400
 
 
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
+async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.PatchfleetError)
     code = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
-    return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=code, headers=headers)
+    if isinstance(exc, errors.InvalidInputError):
+        # The same shape as request validation errors: every 422 carries a list.
+        detail = [
+            {
+                "type": "value_error",
+                "loc": list(exc.loc),
+                "msg": str(exc),
+                "input": None,
+            }
+        ]
+        return JSONResponse(
+            {"detail": detail, "error": type(exc).__name__}, status_code=code
+        )
+    return JSONResponse(
+        {"detail": str(exc), "error": type(exc).__name__},
+        status_code=code,
+        headers=headers,
+    )
 
 
 def install(app: FastAPI) -> None:

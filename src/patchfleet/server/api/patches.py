@@ -7,13 +7,27 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from patchfleet.core.updates import Classification
-from patchfleet.server.api.deps import PageDep, ScopeDep, SessionDep, reject_unknown_query
+from patchfleet.server.api.deps import (
+    PageDep,
+    ScopeDep,
+    SessionDep,
+    reject_unknown_query,
+)
 from patchfleet.server.services import devices, patches
 from patchfleet.server.services.devices import DeviceSort
 from patchfleet.server.services.patches import PatchSort
-from patchfleet.server.services.views import DeviceSummary, Page, PatchDevice, PatchSummary
+from patchfleet.server.services.views import (
+    DeviceSummary,
+    Page,
+    PatchDevice,
+    PatchSummary,
+)
 
-router = APIRouter(prefix="/api/v1/missing-patches", tags=["missing patches"], dependencies=[Depends(reject_unknown_query)])
+router = APIRouter(
+    prefix="/api/v1/missing-patches",
+    tags=["missing patches"],
+    dependencies=[Depends(reject_unknown_query)],
+)
 
 
 @router.get("/by-patch")
@@ -29,8 +43,14 @@ def by_patch(
     """One row per missing patch with its affected-device count."""
     page, size = paging
     return patches.by_patch(
-        session, scope=scope, page=page, page_size=size, sort=sort, descending=descending,
-        search=search, classification=str(classification or ""),
+        session,
+        scope=scope,
+        page=page,
+        page_size=size,
+        sort=sort,
+        descending=descending,
+        search=search,
+        classification=str(classification or ""),
     )
 
 
@@ -43,7 +63,9 @@ def patch_devices(
     version: Annotated[str, Query(max_length=256)],
 ) -> list[PatchDevice]:
     """The devices missing one patch (its device count is this list's length)."""
-    return patches.patch_devices(session, scope=scope, backend=backend, name=name, version=version)
+    return patches.patch_devices(
+        session, scope=scope, backend=backend, name=name, version=version
+    )
 
 
 @router.get("/by-device")
@@ -58,5 +80,11 @@ def by_device(
     """One row per device: missing, security+critical, installable now, last scan, reboot."""
     page, size = paging
     return devices.list_devices(
-        session, scope=scope, page=page, page_size=size, sort=sort, descending=descending, search=search
+        session,
+        scope=scope,
+        page=page,
+        page_size=size,
+        sort=sort,
+        descending=descending,
+        search=search,
     )

@@ -10,7 +10,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from patchfleet.core.errors import AuthenticationError, InvalidInputError, StaleInventoryError
+from patchfleet.core.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    StaleInventoryError,
+)
 from patchfleet.core.packages import inventory_hash
 from patchfleet.protocol import convert, v1
 from patchfleet.server.db.queries import devices, patches
@@ -53,28 +57,47 @@ def checkin(
     else:
         wanted = v1.InventoryWanted.DELTA if stored_hash else v1.InventoryWanted.FULL
     orders = [v1.Order(id=o[0], kind=v1.OrderKind(o[1]), issued_at=o[2]) for o in due]
-    return v1.CheckInResponse(inventory=wanted, orders=orders, checkin_interval_seconds=interval)
+    return v1.CheckInResponse(
+        inventory=wanted, orders=orders, checkin_interval_seconds=interval
+    )
 
 
-def ingest_inventory(session: Session, *, credential: str, report: v1.InventoryReport, now: datetime) -> None:
+def ingest_inventory(
+    session: Session, *, credential: str, report: v1.InventoryReport, now: datetime
+) -> None:
     """Store a full inventory, or apply a delta based on the stored hash."""
     with session.begin():
         device_id, stored_hash = _device(session, credential)
         packages = [convert.item_to_package(p) for p in report.packages]
         if report.kind == "full":
             if inventory_hash(packages) != report.hash:
-                raise InvalidInputError("inventory hash does not match the packages sent")
+                raise InvalidInputError(
+                    "inventory hash does not match the packages sent",
+                    loc=("body", "hash"),
+                )
             devices.replace_packages(session, device_id, packages)
         else:
             if not stored_hash or report.base_hash != stored_hash:
-                raise StaleInventoryError("delta is based on an inventory the server does not hold; send it in full")
-            keys = [convert.ref_to_key(r) for r in report.removed] + [p.key for p in packages]
+                raise StaleInventoryError(
+                    "delta is based on an inventory the server does not hold; send it in full"
+                )
+            keys = [convert.ref_to_key(r) for r in report.removed] + [
+                p.key for p in packages
+            ]
             devices.delete_packages(session, device_id, keys)
             devices.insert_packages(session, device_id, packages)
-        devices.set_values(session, device_id, inventory_hash=report.hash, inventory_at=now, last_seen_at=now)
+        devices.set_values(
+            session,
+            device_id,
+            inventory_hash=report.hash,
+            inventory_at=now,
+            last_seen_at=now,
+        )
 
 
-def ingest_scan(session: Session, *, credential: str, report: v1.ScanReport, now: datetime) -> bool:
+def ingest_scan(
+    session: Session, *, credential: str, report: v1.ScanReport, now: datetime
+) -> bool:
     """Store a scan result once (``scan_id`` is the idempotency key); False if a repeat."""
     with session.begin():
         device_id, _ = _device(session, credential)
@@ -102,7 +125,12 @@ def ingest_scan(session: Session, *, credential: str, report: v1.ScanReport, now
         if report.status == v1.ScanStatus.OK:
             seen = patches.first_seen(session, device_id)
             patches.replace_updates(
-                session, device_id=device_id, backend=report.backend, updates=updates, first_seen_at=seen, now=now
+                session,
+                device_id=device_id,
+                backend=report.backend,
+                updates=updates,
+                first_seen_at=seen,
+                now=now,
             )
         devices.set_values(
             session,
@@ -117,7 +145,15 @@ def ingest_scan(session: Session, *, credential: str, report: v1.ScanReport, now
     return True
 
 
-def _complete(session: Session, device_id: int, report: v1.ScanReport, now: datetime) -> None:
+def _complete(
+    session: Session, device_id: int, report: v1.ScanReport, now: datetime
+) -> None:
     if report.order_id is not None:
         status = "completed" if report.status == v1.ScanStatus.OK else "failed"
-        devices.complete_order(session, order_id=report.order_id, device_id=device_id, status=status, now=now)
+        devices.complete_order(
+            session,
+            order_id=report.order_id,
+            device_id=device_id,
+            status=status,
+            now=now,
+        )

@@ -69,7 +69,9 @@ def bootstrap(
             return None
         password = password or secrets.token_urlsafe(12)
         partner = tenants.add_partner(session, name=partner_name, now=now)
-        client = tenants.add_client(session, partner_id=partner.id, name=client_name, now=now)
+        client = tenants.add_client(
+            session, partner_id=partner.id, name=client_name, now=now
+        )
         tenants.add_user(
             session,
             username=username,
@@ -82,13 +84,26 @@ def bootstrap(
         )
         token = new_secret()
         tokens.add_enrollment_token(
-            session, client_id=client.id, token_hash=digest(token), label="bootstrap", now=now, expires_at=None
+            session,
+            client_id=client.id,
+            token_hash=digest(token),
+            label="bootstrap",
+            now=now,
+            expires_at=None,
         )
-    return BootstrapResult(username, password, partner.id, client.id, client.name, token)
+    return BootstrapResult(
+        username, password, partner.id, client.id, client.name, token
+    )
 
 
 def login(
-    session: Session, *, username: str, password: str, kind: str, now: datetime, lifetime: timedelta | None
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    kind: str,
+    now: datetime,
+    lifetime: timedelta | None,
 ) -> str:
     """Check a password and return a new session or API token."""
     with session.begin():
@@ -98,7 +113,13 @@ def login(
         token = new_secret()
         expires_at = now + lifetime if lifetime else None
         tokens.add_api_token(
-            session, user_id=user.id, name=kind, token_hash=digest(token), kind=kind, now=now, expires_at=expires_at
+            session,
+            user_id=user.id,
+            name=kind,
+            token_hash=digest(token),
+            kind=kind,
+            now=now,
+            expires_at=expires_at,
         )
     return token
 
@@ -119,7 +140,12 @@ def logout(session: Session, *, token: str, now: datetime) -> None:
 
 
 def create_api_token(
-    session: Session, *, principal: Principal, name: str, now: datetime, lifetime: timedelta | None
+    session: Session,
+    *,
+    principal: Principal,
+    name: str,
+    now: datetime,
+    lifetime: timedelta | None,
 ) -> tuple[int, str]:
     """A new API token for the caller; the secret is returned once."""
     token = new_secret()
@@ -136,19 +162,31 @@ def create_api_token(
     return row.id, token
 
 
-def list_api_tokens(session: Session, *, principal: Principal) -> list[dict[str, object]]:
+def list_api_tokens(
+    session: Session, *, principal: Principal
+) -> list[dict[str, object]]:
     """The caller's API tokens, without secrets."""
     with session.begin():
         return [
-            {"id": t.id, "name": t.name, "created_at": t.created_at, "expires_at": t.expires_at, "revoked_at": t.revoked_at}
+            {
+                "id": t.id,
+                "name": t.name,
+                "created_at": t.created_at,
+                "expires_at": t.expires_at,
+                "revoked_at": t.revoked_at,
+            }
             for t in tokens.user_tokens(session, principal.user_id)
         ]
 
 
-def revoke_api_token(session: Session, *, principal: Principal, token_id: int, now: datetime) -> bool:
+def revoke_api_token(
+    session: Session, *, principal: Principal, token_id: int, now: datetime
+) -> bool:
     """Revoke one of the caller's tokens."""
     with session.begin():
-        return tokens.revoke_token(session, token_id=token_id, user_id=principal.user_id, now=now)
+        return tokens.revoke_token(
+            session, token_id=token_id, user_id=principal.user_id, now=now
+        )
 
 
 def create_user(
@@ -166,12 +204,18 @@ def create_user(
     require_partner_user(principal)
     require_role(principal, Role.ADMIN)
     if len(password) < 10:
-        raise InvalidInputError("password must have at least 10 characters")
+        raise InvalidInputError(
+            "password must have at least 10 characters", loc=("body", "password")
+        )
     with session.begin():
         if tenants.user_by_name(session, username):
             raise ConflictError(f"user {username!r} exists")
-        if client_id is not None and client_id not in tenants.client_ids(session, principal.partner_id):
-            raise InvalidInputError(f"client {client_id} not found")
+        if client_id is not None and client_id not in tenants.client_ids(
+            session, principal.partner_id
+        ):
+            raise InvalidInputError(
+                f"client {client_id} not found", loc=("body", "client_id")
+            )
         row = tenants.add_user(
             session,
             username=username,

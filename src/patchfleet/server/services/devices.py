@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 from patchfleet.core.errors import BulkLimitError, NotFoundError
 from patchfleet.core.tenancy import Principal, Role, Scope, require_role
 from patchfleet.server.db.queries import devices, listing, patches
-from patchfleet.server.services.views import DeviceDetail, DeviceSummary, PackageView, Page, ScanView
+from patchfleet.server.services.views import (
+    DeviceDetail,
+    DeviceSummary,
+    PackageView,
+    Page,
+    ScanView,
+)
 
 BULK_LIMIT = 100
 
@@ -82,7 +88,9 @@ def list_devices(
 def get_device(session: Session, *, scope: Scope, device_id: uuid.UUID) -> DeviceDetail:
     """One device in scope with its facts."""
     with session.begin():
-        row = listing.device_detail(session, client_ids=scope.client_ids, device_uuid=device_id)
+        row = listing.device_detail(
+            session, client_ids=scope.client_ids, device_uuid=device_id
+        )
         if row is None:
             raise NotFoundError(f"device {device_id} not found")
         d = row[0]
@@ -97,26 +105,39 @@ def get_device(session: Session, *, scope: Scope, device_id: uuid.UUID) -> Devic
         )
 
 
-def device_packages(session: Session, *, scope: Scope, device_id: uuid.UUID) -> list[PackageView]:
+def device_packages(
+    session: Session, *, scope: Scope, device_id: uuid.UUID
+) -> list[PackageView]:
     """A device's installed packages."""
     with session.begin():
         device = devices.device_in(session, device_id, scope.client_ids)
         if device is None:
             raise NotFoundError(f"device {device_id} not found")
-        return [PackageView.model_validate(p) for p in devices.packages(session, device.id)]
+        return [
+            PackageView.model_validate(p) for p in devices.packages(session, device.id)
+        ]
 
 
-def device_scans(session: Session, *, scope: Scope, device_id: uuid.UUID) -> list[ScanView]:
+def device_scans(
+    session: Session, *, scope: Scope, device_id: uuid.UUID
+) -> list[ScanView]:
     """A device's latest scans."""
     with session.begin():
         device = devices.device_in(session, device_id, scope.client_ids)
         if device is None:
             raise NotFoundError(f"device {device_id} not found")
-        return [ScanView.model_validate(s) for s in patches.recent_scans(session, device.id)]
+        return [
+            ScanView.model_validate(s) for s in patches.recent_scans(session, device.id)
+        ]
 
 
 def scan_now(
-    session: Session, *, principal: Principal, scope: Scope, device_ids: Sequence[uuid.UUID], now: datetime
+    session: Session,
+    *,
+    principal: Principal,
+    scope: Scope,
+    device_ids: Sequence[uuid.UUID],
+    now: datetime,
 ) -> list[uuid.UUID]:
     """Order a scan on each device (SCN Run Now); at most 100 at once (DEC-12).
 
@@ -125,7 +146,10 @@ def scan_now(
     """
     require_role(principal, Role.OPERATOR)
     if len(device_ids) > BULK_LIMIT:
-        raise BulkLimitError(f"{len(device_ids)} devices named; at most {BULK_LIMIT} per request")
+        raise BulkLimitError(
+            f"{len(device_ids)} devices named; at most {BULK_LIMIT} per request",
+            loc=("body", "device_ids"),
+        )
     with session.begin():
         found = devices.devices_in(session, list(set(device_ids)), scope.client_ids)
         missing = set(device_ids) - {d.uuid for d in found}
@@ -136,8 +160,15 @@ def scan_now(
             if devices.open_order_exists(session, d.id, "scan"):
                 continue
             devices.add_order(
-                session, id=uuid.uuid4(), device_id=d.id, kind="scan", status="pending", created_at=now,
-                created_by=principal.user_id, delivered_at=None, completed_at=None,
+                session,
+                id=uuid.uuid4(),
+                device_id=d.id,
+                kind="scan",
+                status="pending",
+                created_at=now,
+                created_by=principal.user_id,
+                delivered_at=None,
+                completed_at=None,
             )
             ordered.append(d.uuid)
     return ordered

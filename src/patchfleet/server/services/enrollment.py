@@ -41,7 +41,9 @@ def create_token(
     return row.id, secret
 
 
-def list_tokens(session: Session, *, scope: Scope, client_id: int) -> list[dict[str, object]]:
+def list_tokens(
+    session: Session, *, scope: Scope, client_id: int
+) -> list[dict[str, object]]:
     """A client's enrollment tokens, without secrets."""
     if client_id not in scope.client_ids:
         raise NotFoundError(f"client {client_id} not found")
@@ -59,11 +61,20 @@ def list_tokens(session: Session, *, scope: Scope, client_id: int) -> list[dict[
         ]
 
 
-def revoke_token(session: Session, *, principal: Principal, scope: Scope, token_id: int, now: datetime) -> None:
+def revoke_token(
+    session: Session,
+    *,
+    principal: Principal,
+    scope: Scope,
+    token_id: int,
+    now: datetime,
+) -> None:
     """Revoke an enrollment token; devices enrolled with it stay enrolled."""
     require_role(principal, Role.OPERATOR)
     with session.begin():
-        if not tokens.revoke_enrollment_token(session, token_id=token_id, client_ids=scope.client_ids, now=now):
+        if not tokens.revoke_enrollment_token(
+            session, token_id=token_id, client_ids=scope.client_ids, now=now
+        ):
             raise NotFoundError(f"enrollment token {token_id} not found")
 
 
@@ -75,7 +86,9 @@ def enroll(
     device_uuid = uuid.uuid4()
     facts = request.facts
     with session.begin():
-        token = tokens.live_enrollment_token(session, token_hash=digest(request.enrollment_token), now=now)
+        token = tokens.live_enrollment_token(
+            session, token_hash=digest(request.enrollment_token), now=now
+        )
         if token is None:
             raise AuthenticationError("invalid, expired or revoked enrollment token")
         token.use_count += 1
@@ -89,7 +102,11 @@ def enroll(
             inventory_hash="",
             **facts_values(facts),
         )
-    return v1.EnrollResponse(device_id=device_uuid, credential=credential, checkin_interval_seconds=checkin_interval)
+    return v1.EnrollResponse(
+        device_id=device_uuid,
+        credential=credential,
+        checkin_interval_seconds=checkin_interval,
+    )
 
 
 def facts_values(facts: v1.Facts) -> dict[str, object]:

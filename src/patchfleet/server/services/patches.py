@@ -13,7 +13,12 @@ from patchfleet.core.errors import NotFoundError
 from patchfleet.core.tenancy import Scope
 from patchfleet.core.updates import CLASSIFICATION_ORDER, Classification
 from patchfleet.server.db.queries import devices, patches
-from patchfleet.server.services.views import MissingPatch, Page, PatchDevice, PatchSummary
+from patchfleet.server.services.views import (
+    MissingPatch,
+    Page,
+    PatchDevice,
+    PatchSummary,
+)
 
 _SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "none": 4}
 
@@ -49,7 +54,11 @@ def _fold(rows: Iterable[Any]) -> list[PatchSummary]:
         installed = {r.installed_min, r.installed_max}
         if cur is None:
             merged[key] = cur = {
-                "row": r, "devices": 0, "installable": 0, "installed": set(), "cves": set(),
+                "row": r,
+                "devices": 0,
+                "installable": 0,
+                "installed": set(),
+                "cves": set(),
                 "first_seen_at": r.first_seen_at,
             }
         elif _class_rank(r.classification) < _class_rank(cur["row"].classification):
@@ -109,13 +118,23 @@ def by_patch(
         items = _fold(patches.by_patch(session, scope.client_ids))
     if search:
         needle = search.lower()
-        items = [p for p in items if needle in p.name.lower() or needle in p.vendor_id.lower()
-                 or any(needle in c.lower() for c in p.cves)]
+        items = [
+            p
+            for p in items
+            if needle in p.name.lower()
+            or needle in p.vendor_id.lower()
+            or any(needle in c.lower() for c in p.cves)
+        ]
     if classification:
         items = [p for p in items if p.classification == classification]
     items.sort(key=_SORT_KEYS[sort], reverse=descending)
     start = (page - 1) * page_size
-    return Page[PatchSummary](items=items[start : start + page_size], total=len(items), page=page, page_size=page_size)
+    return Page[PatchSummary](
+        items=items[start : start + page_size],
+        total=len(items),
+        page=page,
+        page_size=page_size,
+    )
 
 
 def patch_devices(
@@ -124,16 +143,27 @@ def patch_devices(
     """The devices in scope missing one patch (MP-16: count = list length)."""
     with session.begin():
         rows = patches.patch_devices(
-            session, client_ids=scope.client_ids, backend=backend, name=name, version=version
+            session,
+            client_ids=scope.client_ids,
+            backend=backend,
+            name=name,
+            version=version,
         )
     return [
-        PatchDevice(id=r.uuid, hostname=r.hostname, client_name=r.client_name,
-                    installed_version=r.installed_version, state=r.state)
+        PatchDevice(
+            id=r.uuid,
+            hostname=r.hostname,
+            client_name=r.client_name,
+            installed_version=r.installed_version,
+            state=r.state,
+        )
         for r in rows
     ]
 
 
-def device_patches(session: Session, *, scope: Scope, device_id: uuid.UUID) -> list[MissingPatch]:
+def device_patches(
+    session: Session, *, scope: Scope, device_id: uuid.UUID
+) -> list[MissingPatch]:
     """One device's missing patches from its latest scan (MT-09, BY DEVICE detail)."""
     with session.begin():
         device = devices.device_in(session, device_id, scope.client_ids)
@@ -143,10 +173,18 @@ def device_patches(session: Session, *, scope: Scope, device_id: uuid.UUID) -> l
         return [
             MissingPatch(
                 patch_id=patch_id(u.backend, u.name, u.candidate_version),
-                name=u.name, arch=u.arch, backend=u.backend,
-                installed_version=u.installed_version, candidate_version=u.candidate_version,
-                classification=u.classification, severity=u.severity, raw_severity=u.raw_severity,
-                source=u.source, advisory_id=u.advisory_id, cves=u.cves.split(), state=u.state,
+                name=u.name,
+                arch=u.arch,
+                backend=u.backend,
+                installed_version=u.installed_version,
+                candidate_version=u.candidate_version,
+                classification=u.classification,
+                severity=u.severity,
+                raw_severity=u.raw_severity,
+                source=u.source,
+                advisory_id=u.advisory_id,
+                cves=u.cves.split(),
+                state=u.state,
                 first_seen_at=u.first_seen_at,
             )
             for u in rows

@@ -28,7 +28,9 @@ def add_device(session: Session, **values: Any) -> DeviceRow:
     return row
 
 
-def device_by_credential(session: Session, credential_hash: str) -> tuple[int, str] | None:
+def device_by_credential(
+    session: Session, credential_hash: str
+) -> tuple[int, str] | None:
     """(device id, inventory hash) for a credential hash, in one indexed lookup."""
     row = session.execute(
         select(DeviceRow.id, DeviceRow.inventory_hash).where(
@@ -41,13 +43,17 @@ def device_by_credential(session: Session, credential_hash: str) -> tuple[int, s
 def touch(session: Session, device_id: int, *, now: datetime, **values: Any) -> None:
     """Record a check-in (and any changed facts)."""
     session.execute(
-        update(DeviceRow).where(DeviceRow.id == device_id).values(last_seen_at=now, **values)
+        update(DeviceRow)
+        .where(DeviceRow.id == device_id)
+        .values(last_seen_at=now, **values)
     )
 
 
 def last_scan_at(session: Session, device_id: int) -> datetime | None:
     """When the device's latest stored scan finished."""
-    return session.scalar(select(DeviceRow.last_scan_at).where(DeviceRow.id == device_id))
+    return session.scalar(
+        select(DeviceRow.last_scan_at).where(DeviceRow.id == device_id)
+    )
 
 
 def set_values(session: Session, device_id: int, **values: Any) -> None:
@@ -57,10 +63,17 @@ def set_values(session: Session, device_id: int, **values: Any) -> None:
 
 def inventory_hash(session: Session, device_id: int) -> str:
     """The stored inventory hash of a device."""
-    return session.scalar(select(DeviceRow.inventory_hash).where(DeviceRow.id == device_id)) or ""
+    return (
+        session.scalar(
+            select(DeviceRow.inventory_hash).where(DeviceRow.id == device_id)
+        )
+        or ""
+    )
 
 
-def _package_values(device_id: int, packages: Sequence[Package]) -> list[dict[str, Any]]:
+def _package_values(
+    device_id: int, packages: Sequence[Package]
+) -> list[dict[str, Any]]:
     return [
         {
             "device_id": device_id,
@@ -74,20 +87,28 @@ def _package_values(device_id: int, packages: Sequence[Package]) -> list[dict[st
     ]
 
 
-def replace_packages(session: Session, device_id: int, packages: Sequence[Package]) -> None:
+def replace_packages(
+    session: Session, device_id: int, packages: Sequence[Package]
+) -> None:
     """Replace a device's whole inventory with batched inserts."""
-    session.execute(delete(DevicePackageRow).where(DevicePackageRow.device_id == device_id))
+    session.execute(
+        delete(DevicePackageRow).where(DevicePackageRow.device_id == device_id)
+    )
     insert_packages(session, device_id, packages)
 
 
-def insert_packages(session: Session, device_id: int, packages: Sequence[Package]) -> None:
+def insert_packages(
+    session: Session, device_id: int, packages: Sequence[Package]
+) -> None:
     """Insert packages in batches of ``BATCH`` rows."""
     values = _package_values(device_id, packages)
     for start in range(0, len(values), BATCH):
         session.execute(insert(DevicePackageRow), values[start : start + BATCH])
 
 
-def delete_packages(session: Session, device_id: int, keys: Sequence[PackageKey]) -> None:
+def delete_packages(
+    session: Session, device_id: int, keys: Sequence[PackageKey]
+) -> None:
     """Delete the given packages of a device."""
     for start in range(0, len(keys), BATCH):
         chunk = [(k.name, k.arch) for k in keys[start : start + BATCH]]
@@ -115,18 +136,26 @@ def packages(session: Session, device_id: int) -> list[Package]:
     return [Package(*r) for r in rows]
 
 
-def device_in(session: Session, device_uuid: uuid.UUID, client_ids: tuple[int, ...]) -> DeviceRow | None:
+def device_in(
+    session: Session, device_uuid: uuid.UUID, client_ids: tuple[int, ...]
+) -> DeviceRow | None:
     """A device by uuid, only if it belongs to one of ``client_ids``."""
     return session.scalar(
-        select(DeviceRow).where(DeviceRow.uuid == device_uuid, DeviceRow.client_id.in_(client_ids))
+        select(DeviceRow).where(
+            DeviceRow.uuid == device_uuid, DeviceRow.client_id.in_(client_ids)
+        )
     )
 
 
-def devices_in(session: Session, uuids: Sequence[uuid.UUID], client_ids: tuple[int, ...]) -> list[DeviceRow]:
+def devices_in(
+    session: Session, uuids: Sequence[uuid.UUID], client_ids: tuple[int, ...]
+) -> list[DeviceRow]:
     """Devices by uuid within ``client_ids``."""
     return list(
         session.scalars(
-            select(DeviceRow).where(DeviceRow.uuid.in_(uuids), DeviceRow.client_id.in_(client_ids))
+            select(DeviceRow).where(
+                DeviceRow.uuid.in_(uuids), DeviceRow.client_id.in_(client_ids)
+            )
         )
     )
 
@@ -146,7 +175,10 @@ def due_orders(
             OrderRow.device_id == device_id,
             or_(
                 OrderRow.status == "pending",
-                and_(OrderRow.status == "delivered", OrderRow.delivered_at < redeliver_before),
+                and_(
+                    OrderRow.status == "delivered",
+                    OrderRow.delivered_at < redeliver_before,
+                ),
             ),
         )
         .order_by(OrderRow.created_at)
@@ -154,18 +186,28 @@ def due_orders(
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-def mark_delivered(session: Session, order_ids: Sequence[uuid.UUID], *, now: datetime) -> None:
+def mark_delivered(
+    session: Session, order_ids: Sequence[uuid.UUID], *, now: datetime
+) -> None:
     """Mark orders delivered."""
     session.execute(
-        update(OrderRow).where(OrderRow.id.in_(order_ids)).values(status="delivered", delivered_at=now)
+        update(OrderRow)
+        .where(OrderRow.id.in_(order_ids))
+        .values(status="delivered", delivered_at=now)
     )
 
 
-def complete_order(session: Session, *, order_id: uuid.UUID, device_id: int, status: str, now: datetime) -> None:
+def complete_order(
+    session: Session, *, order_id: uuid.UUID, device_id: int, status: str, now: datetime
+) -> None:
     """Mark an order of this device done (idempotent)."""
     session.execute(
         update(OrderRow)
-        .where(OrderRow.id == order_id, OrderRow.device_id == device_id, OrderRow.completed_at.is_(None))
+        .where(
+            OrderRow.id == order_id,
+            OrderRow.device_id == device_id,
+            OrderRow.completed_at.is_(None),
+        )
         .values(status=status, completed_at=now)
     )
 

@@ -40,18 +40,25 @@ def device_page(
     if search:
         like = f"%{search.lower()}%"
         stmt = stmt.where(
-            or_(func.lower(DeviceRow.hostname).like(like), func.lower(DeviceRow.os_name).like(like))
+            or_(
+                func.lower(DeviceRow.hostname).like(like),
+                func.lower(DeviceRow.os_name).like(like),
+            )
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     column = _sort_columns(stmt)[sort]
     order = column.desc() if descending else column.asc()
     rows = session.execute(
-        stmt.order_by(order, DeviceRow.hostname, DeviceRow.id).offset((page - 1) * page_size).limit(page_size)
+        stmt.order_by(order, DeviceRow.hostname, DeviceRow.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     ).all()
     return list(rows), total
 
 
-def device_detail(session: Session, *, client_ids: tuple[int, ...], device_uuid: uuid.UUID) -> Any:
+def device_detail(
+    session: Session, *, client_ids: tuple[int, ...], device_uuid: uuid.UUID
+) -> Any:
     """One device with counts and its package count, or None."""
     count = (
         select(func.count())
@@ -59,7 +66,9 @@ def device_detail(session: Session, *, client_ids: tuple[int, ...], device_uuid:
         .where(DevicePackageRow.device_id == DeviceRow.id)
         .scalar_subquery()
     )
-    stmt = devices_with_counts(client_ids).add_columns(count.label("package_count")).where(
-        DeviceRow.uuid == device_uuid
+    stmt = (
+        devices_with_counts(client_ids)
+        .add_columns(count.label("package_count"))
+        .where(DeviceRow.uuid == device_uuid)
     )
     return session.execute(stmt).first()

@@ -29,7 +29,9 @@ def add_scan(session: Session, **values: Any) -> None:
     session.flush()
 
 
-def first_seen(session: Session, device_id: int) -> dict[tuple[str, str, str], datetime]:
+def first_seen(
+    session: Session, device_id: int
+) -> dict[tuple[str, str, str], datetime]:
     """When each (name, arch, candidate) currently missing was first seen."""
     rows = session.execute(
         select(
@@ -52,7 +54,9 @@ def replace_updates(
     now: datetime,
 ) -> None:
     """Replace a device's missing patches with those of its latest scan."""
-    session.execute(delete(DeviceUpdateRow).where(DeviceUpdateRow.device_id == device_id))
+    session.execute(
+        delete(DeviceUpdateRow).where(DeviceUpdateRow.device_id == device_id)
+    )
     values = [
         {
             "device_id": device_id,
@@ -69,7 +73,9 @@ def replace_updates(
             "cves": " ".join(u.cves),
             "state": str(u.state),
             "source_package": u.source_package,
-            "first_seen_at": first_seen_at.get((u.name, u.arch, u.candidate_version), now),
+            "first_seen_at": first_seen_at.get(
+                (u.name, u.arch, u.candidate_version), now
+            ),
         }
         for u in updates
     ]
@@ -96,7 +102,9 @@ def by_patch(session: Session, client_ids: tuple[int, ...]) -> list[Any]:
             DeviceUpdateRow.cves,
             DeviceUpdateRow.source,
             func.count().label("devices"),
-            func.sum(case((DeviceUpdateRow.state == "installable", 1), else_=0)).label("installable"),
+            func.sum(case((DeviceUpdateRow.state == "installable", 1), else_=0)).label(
+                "installable"
+            ),
             func.min(DeviceUpdateRow.installed_version).label("installed_min"),
             func.max(DeviceUpdateRow.installed_version).label("installed_max"),
             func.min(DeviceUpdateRow.first_seen_at).label("first_seen_at"),
@@ -117,7 +125,12 @@ def by_patch(session: Session, client_ids: tuple[int, ...]) -> list[Any]:
 
 
 def patch_devices(
-    session: Session, *, client_ids: tuple[int, ...], backend: str, name: str, version: str
+    session: Session,
+    *,
+    client_ids: tuple[int, ...],
+    backend: str,
+    name: str,
+    version: str,
 ) -> list[Any]:
     """Devices in scope missing one patch, with their installed version and state."""
     stmt = (
@@ -146,10 +159,12 @@ def _counts_subquery() -> Any:
         select(
             DeviceUpdateRow.device_id.label("device_id"),
             func.count().label("missing"),
-            func.sum(case((DeviceUpdateRow.classification.in_(SECURITY_CLASSES), 1), else_=0)).label(
-                "missing_security"
+            func.sum(
+                case((DeviceUpdateRow.classification.in_(SECURITY_CLASSES), 1), else_=0)
+            ).label("missing_security"),
+            func.sum(case((DeviceUpdateRow.state == "installable", 1), else_=0)).label(
+                "installable"
             ),
-            func.sum(case((DeviceUpdateRow.state == "installable", 1), else_=0)).label("installable"),
         )
         .group_by(DeviceUpdateRow.device_id)
         .subquery()
@@ -193,6 +208,9 @@ def recent_scans(session: Session, device_id: int, limit: int = 20) -> list[Scan
     """A device's latest scans, newest first."""
     return list(
         session.scalars(
-            select(ScanRow).where(ScanRow.device_id == device_id).order_by(ScanRow.received_at.desc()).limit(limit)
+            select(ScanRow)
+            .where(ScanRow.device_id == device_id)
+            .order_by(ScanRow.received_at.desc())
+            .limit(limit)
         )
     )

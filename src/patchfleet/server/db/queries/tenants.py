@@ -24,7 +24,9 @@ def add_partner(session: Session, *, name: str, now: datetime) -> PartnerRow:
     return row
 
 
-def add_client(session: Session, *, partner_id: int, name: str, now: datetime) -> ClientRow:
+def add_client(
+    session: Session, *, partner_id: int, name: str, now: datetime
+) -> ClientRow:
     """Insert a client of ``partner_id``."""
     row = ClientRow(partner_id=partner_id, name=name, created_at=now)
     session.add(row)
@@ -34,18 +36,26 @@ def add_client(session: Session, *, partner_id: int, name: str, now: datetime) -
 
 def client_ids(session: Session, partner_id: int) -> list[int]:
     """Ids of all clients of a partner."""
-    return list(session.scalars(select(ClientRow.id).where(ClientRow.partner_id == partner_id)))
+    return list(
+        session.scalars(select(ClientRow.id).where(ClientRow.partner_id == partner_id))
+    )
 
 
 def clients(session: Session, ids: tuple[int, ...]) -> list[ClientRow]:
     """Client rows by id, ordered by name."""
-    return list(session.scalars(select(ClientRow).where(ClientRow.id.in_(ids)).order_by(ClientRow.name)))
+    return list(
+        session.scalars(
+            select(ClientRow).where(ClientRow.id.in_(ids)).order_by(ClientRow.name)
+        )
+    )
 
 
 def client_by_name(session: Session, *, partner_id: int, name: str) -> ClientRow | None:
     """A partner's client by exact name."""
     return session.scalar(
-        select(ClientRow).where(ClientRow.partner_id == partner_id, ClientRow.name == name)
+        select(ClientRow).where(
+            ClientRow.partner_id == partner_id, ClientRow.name == name
+        )
     )
 
 

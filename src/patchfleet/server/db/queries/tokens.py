@@ -35,7 +35,9 @@ def add_api_token(
     return row
 
 
-def live_token_user(session: Session, *, token_hash: str, now: datetime) -> UserRow | None:
+def live_token_user(
+    session: Session, *, token_hash: str, now: datetime
+) -> UserRow | None:
     """The enabled user owning an unrevoked, unexpired token."""
     return session.scalar(
         select(UserRow)
@@ -60,7 +62,9 @@ def user_tokens(session: Session, user_id: int) -> list[ApiTokenRow]:
     )
 
 
-def revoke_token(session: Session, *, token_id: int, user_id: int, now: datetime) -> bool:
+def revoke_token(
+    session: Session, *, token_id: int, user_id: int, now: datetime
+) -> bool:
     """Revoke one of a user's tokens; False if it is not theirs."""
     result = session.execute(
         update(ApiTokenRow)
@@ -73,7 +77,9 @@ def revoke_token(session: Session, *, token_id: int, user_id: int, now: datetime
 def revoke_by_hash(session: Session, *, token_hash: str, now: datetime) -> None:
     """Revoke a token by its hash (logout)."""
     session.execute(
-        update(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash).values(revoked_at=now)
+        update(ApiTokenRow)
+        .where(ApiTokenRow.token_hash == token_hash)
+        .values(revoked_at=now)
     )
 
 
@@ -109,7 +115,10 @@ def live_enrollment_token(
         select(EnrollmentTokenRow).where(
             EnrollmentTokenRow.token_hash == token_hash,
             EnrollmentTokenRow.revoked_at.is_(None),
-            or_(EnrollmentTokenRow.expires_at.is_(None), EnrollmentTokenRow.expires_at > now),
+            or_(
+                EnrollmentTokenRow.expires_at.is_(None),
+                EnrollmentTokenRow.expires_at > now,
+            ),
         )
     )
 
@@ -131,7 +140,10 @@ def revoke_enrollment_token(
     """Revoke an enrollment token within the given clients."""
     result = session.execute(
         update(EnrollmentTokenRow)
-        .where(EnrollmentTokenRow.id == token_id, EnrollmentTokenRow.client_id.in_(client_ids))
+        .where(
+            EnrollmentTokenRow.id == token_id,
+            EnrollmentTokenRow.client_id.in_(client_ids),
+        )
         .values(revoked_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
