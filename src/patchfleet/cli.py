@@ -15,7 +15,10 @@ from patchfleet.agent.cli import app as agent_app
 
 def build_app() -> typer.Typer:
     """The full command tree (server commands only when the server extra is installed)."""
-    app = typer.Typer(help="patchfleet: patch management for fleets of endpoints.", no_args_is_help=True)
+    app = typer.Typer(
+        help="patchfleet: patch management for fleets of endpoints.",
+        no_args_is_help=True,
+    )
     app.add_typer(agent_app, name="agent")
     try:
         from patchfleet import demo

@@ -48,11 +48,16 @@ class ServerClient:
         return ServerClient(self._http, credential)
 
     def _post(self, path: str, body: v1.Message | str) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self._credential}"} if self._credential else {}
+        headers = (
+            {"Authorization": f"Bearer {self._credential}"} if self._credential else {}
+        )
         content = body if isinstance(body, str) else body.model_dump_json()
         try:
-            response = self._http.post(path, content=content, headers={
-                **headers, "Content-Type": "application/json"})
+            response = self._http.post(
+                path,
+                content=content,
+                headers={**headers, "Content-Type": "application/json"},
+            )
         except httpx.TransportError as exc:
             raise ServerUnavailableError(f"{path}: {exc}") from exc
         if response.status_code >= 500:
@@ -65,11 +70,15 @@ class ServerClient:
 
     def enroll(self, request: v1.EnrollRequest) -> v1.EnrollResponse:
         """Enroll this device."""
-        return v1.EnrollResponse.model_validate_json(self._post("/agent/v1/enroll", request).content)
+        return v1.EnrollResponse.model_validate_json(
+            self._post("/agent/v1/enroll", request).content
+        )
 
     def checkin(self, message: v1.CheckIn) -> v1.CheckInResponse:
         """Heartbeat; returns what the server wants."""
-        return v1.CheckInResponse.model_validate_json(self._post("/agent/v1/checkin", message).content)
+        return v1.CheckInResponse.model_validate_json(
+            self._post("/agent/v1/checkin", message).content
+        )
 
     def send_inventory(self, report: v1.InventoryReport) -> None:
         """Upload installed packages."""

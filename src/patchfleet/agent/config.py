@@ -41,7 +41,10 @@ def default_state_dir(environ: Mapping[str, str]) -> Path:
         return Path(environ["PATCHFLEET_AGENT_STATE_DIR"])
     if os.geteuid() == 0:
         return DEFAULT_STATE_DIR
-    return Path(environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "patchfleet-agent"
+    return (
+        Path(environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+        / "patchfleet-agent"
+    )
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,16 @@ import patchfleet
 from patchfleet.agent.runner import Runner, RunnerError
 from patchfleet.protocol import v1
 
-_FAMILIES = {"debian": "debian", "ubuntu": "debian", "rhel": "rhel", "fedora": "rhel", "centos": "rhel",
-             "suse": "suse", "opensuse": "suse", "sles": "suse"}
+_FAMILIES = {
+    "debian": "debian",
+    "ubuntu": "debian",
+    "rhel": "rhel",
+    "fedora": "rhel",
+    "centos": "rhel",
+    "suse": "suse",
+    "opensuse": "suse",
+    "sles": "suse",
+}
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -47,14 +55,21 @@ def parse_ip_json(text: str) -> list[str]:
     return ips
 
 
-def collect(runner: Runner, *, package_manager: str, hostname: str | None = None,
-            os_release: Path = Path("/etc/os-release")) -> v1.Facts:
+def collect(
+    runner: Runner,
+    *,
+    package_manager: str,
+    hostname: str | None = None,
+    os_release: Path = Path("/etc/os-release"),
+) -> v1.Facts:
     """Gather the device's facts."""
     release = parse_os_release(os_release.read_text()) if os_release.exists() else {}
     ips: list[str] = []
     if runner.which("ip"):
         try:
-            ips = parse_ip_json(runner.run(["ip", "-j", "addr", "show"], timeout=10).stdout)
+            ips = parse_ip_json(
+                runner.run(["ip", "-j", "addr", "show"], timeout=10).stdout
+            )
         except RunnerError:
             ips = []
     uname = platform.uname()

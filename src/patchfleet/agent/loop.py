@@ -13,7 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from patchfleet.agent.client import ServerClient, ServerRejectedError, ServerUnavailableError, StaleBaseError
+from patchfleet.agent.client import (
+    ServerClient,
+    ServerRejectedError,
+    ServerUnavailableError,
+    StaleBaseError,
+)
 from patchfleet.agent.managers.base import PackageManager, PackageManagerError
 from patchfleet.agent.outbox import Outbox
 from patchfleet.agent.runner import RunnerError
@@ -40,7 +45,9 @@ class Agent:
     failures: int = 0
 
 
-def scan(manager: PackageManager, *, clock: Clock, order_id: uuid.UUID | None, refresh: bool) -> v1.ScanReport:
+def scan(
+    manager: PackageManager, *, clock: Clock, order_id: uuid.UUID | None, refresh: bool
+) -> v1.ScanReport:
     """Run one missing-patch scan; a failing package manager gives a failed report."""
     started = clock()
     try:
@@ -49,10 +56,24 @@ def scan(manager: PackageManager, *, clock: Clock, order_id: uuid.UUID | None, r
         updates = manager.upgradable()
         reboot = manager.reboot_required()
     except (PackageManagerError, RunnerError) as exc:
-        return v1.ScanReport(scan_id=uuid.uuid4(), order_id=order_id, started_at=started, finished_at=clock(),
-                             backend=manager.name, status=v1.ScanStatus.FAILED, error=str(exc)[:8000])
-    return v1.ScanReport(scan_id=uuid.uuid4(), order_id=order_id, started_at=started, finished_at=clock(),
-                         backend=manager.name, reboot_required=reboot, updates=convert.updates_to_items(updates))
+        return v1.ScanReport(
+            scan_id=uuid.uuid4(),
+            order_id=order_id,
+            started_at=started,
+            finished_at=clock(),
+            backend=manager.name,
+            status=v1.ScanStatus.FAILED,
+            error=str(exc)[:8000],
+        )
+    return v1.ScanReport(
+        scan_id=uuid.uuid4(),
+        order_id=order_id,
+        started_at=started,
+        finished_at=clock(),
+        backend=manager.name,
+        reboot_required=reboot,
+        updates=convert.updates_to_items(updates),
+    )
 
 
 def flush(agent: Agent) -> int:
@@ -70,7 +91,9 @@ def flush(agent: Agent) -> int:
 
 
 def _snapshot(packages: list[Package], digest: str) -> str:
-    rows = [[p.name, p.arch, p.version, p.source_name, p.source_version] for p in packages]
+    rows = [
+        [p.name, p.arch, p.version, p.source_name, p.source_version] for p in packages
+    ]
     return json.dumps({"hash": digest, "packages": rows})
 
 
@@ -78,18 +101,30 @@ def _last_sent(outbox: Outbox) -> tuple[str, list[Package]] | None:
     data = outbox.get_json("inventory")
     if not isinstance(data, dict):
         return None
-    return str(data["hash"]), [Package(name=r[0], arch=r[1], version=r[2], source_name=r[3], source_version=r[4])
-                               for r in data["packages"]]
+    return str(data["hash"]), [
+        Package(
+            name=r[0], arch=r[1], version=r[2], source_name=r[3], source_version=r[4]
+        )
+        for r in data["packages"]
+    ]
 
 
-def send_inventory(agent: Agent, packages: list[Package], digest: str, wanted: v1.InventoryWanted) -> None:
+def send_inventory(
+    agent: Agent, packages: list[Package], digest: str, wanted: v1.InventoryWanted
+) -> None:
     """Send a delta from the last acknowledged inventory, or the full one."""
     last = _last_sent(agent.outbox)
-    full = v1.InventoryReport(kind="full", hash=digest, packages=[convert.package_to_item(p) for p in packages])
+    full = v1.InventoryReport(
+        kind="full",
+        hash=digest,
+        packages=[convert.package_to_item(p) for p in packages],
+    )
     if wanted == v1.InventoryWanted.DELTA and last is not None:
         delta = inventory_delta(index(last[1]), index(packages))
         report = v1.InventoryReport(
-            kind="delta", base_hash=last[0], hash=digest,
+            kind="delta",
+            base_hash=last[0],
+            hash=digest,
             packages=[convert.package_to_item(p) for p in delta.upserted],
             removed=[convert.key_to_ref(k) for k in delta.removed],
         )
@@ -104,7 +139,12 @@ def send_inventory(agent: Agent, packages: list[Package], digest: str, wanted: v
 
 def spool_scan(agent: Agent, order_id: uuid.UUID | None) -> None:
     """Scan and write the result to the outbox; ``flush`` sends it."""
-    report = scan(agent.manager, clock=agent.clock, order_id=order_id, refresh=agent.refresh_before_scan)
+    report = scan(
+        agent.manager,
+        clock=agent.clock,
+        order_id=order_id,
+        refresh=agent.refresh_before_scan,
+    )
     agent.outbox.put("scan", report.model_dump_json(), report.finished_at.isoformat())
     if order_id is not None:
         agent.outbox.set(f"order:{order_id}", "done")
@@ -126,7 +166,10 @@ def _reboot_required(manager: PackageManager) -> bool | None:
 
 def _scan_due(agent: Agent) -> bool:
     last = agent.outbox.get("last_scan_at")
-    return last is None or agent.clock() - datetime.fromisoformat(last) >= agent.scan_interval
+    return (
+        last is None
+        or agent.clock() - datetime.fromisoformat(last) >= agent.scan_interval
+    )
 
 
 def cycle(agent: Agent) -> None:
@@ -141,22 +184,31 @@ def cycle(agent: Agent) -> None:
     try:
         packages: list[Package] | None = agent.manager.installed()
     except (PackageManagerError, RunnerError):
-        packages = None  # still check in; the scan will report the package manager's error
+        packages = (
+            None  # still check in; the scan will report the package manager's error
+        )
     digest = inventory_hash(packages) if packages is not None else ""
     facts = agent.facts()
     facts_json = facts.model_dump_json()
     changed = agent.outbox.get("facts") != facts_json
-    response = agent.client.checkin(v1.CheckIn(
-        agent_version=facts.agent_version, inventory_hash=digest, facts=facts if changed else None,
-        reboot_required=_reboot_required(agent.manager),
-    ))
+    response = agent.client.checkin(
+        v1.CheckIn(
+            agent_version=facts.agent_version,
+            inventory_hash=digest,
+            facts=facts if changed else None,
+            reboot_required=_reboot_required(agent.manager),
+        )
+    )
     if changed:
         agent.outbox.set("facts", facts_json)
     agent.interval = response.checkin_interval_seconds
     if packages is not None and response.inventory != v1.InventoryWanted.NONE:
         send_inventory(agent, packages, digest, response.inventory)
     for order in response.orders:
-        if order.kind == v1.OrderKind.SCAN and agent.outbox.get(f"order:{order.id}") is None:
+        if (
+            order.kind == v1.OrderKind.SCAN
+            and agent.outbox.get(f"order:{order.id}") is None
+        ):
             run_scan(agent, order.id)
 
 
@@ -167,12 +219,21 @@ def run_once(agent: Agent, *, random_unit: float) -> float:
         agent.failures = 0
     except ServerUnavailableError:
         agent.failures += 1
-    return next_delay(interval=agent.interval, failures=agent.failures,
-                      jitter_fraction=agent.jitter_fraction, random_unit=random_unit)
+    return next_delay(
+        interval=agent.interval,
+        failures=agent.failures,
+        jitter_fraction=agent.jitter_fraction,
+        random_unit=random_unit,
+    )
 
 
-def run_forever(agent: Agent, *, sleep: Callable[[float], None], random: Callable[[], float],
-                should_stop: Callable[[], bool] = lambda: False) -> None:
+def run_forever(
+    agent: Agent,
+    *,
+    sleep: Callable[[float], None],
+    random: Callable[[], float],
+    should_stop: Callable[[], bool] = lambda: False,
+) -> None:
     """Cycle until ``should_stop``; ``sleep`` and ``random`` are injected."""
     while not should_stop():
         sleep(run_once(agent, random_unit=random()))

@@ -47,13 +47,16 @@ class Outbox:
     def put(self, kind: str, payload: str, created_at: str) -> int:
         """Queue a message durably; returns its id."""
         cur = self._db.execute(
-            "INSERT INTO outbox (kind, payload, created_at) VALUES (?, ?, ?)", (kind, payload, created_at)
+            "INSERT INTO outbox (kind, payload, created_at) VALUES (?, ?, ?)",
+            (kind, payload, created_at),
         )
         return int(cur.lastrowid or 0)
 
     def pending(self) -> list[Queued]:
         """Unsent messages, oldest first."""
-        rows = self._db.execute("SELECT id, kind, payload FROM outbox ORDER BY id").fetchall()
+        rows = self._db.execute(
+            "SELECT id, kind, payload FROM outbox ORDER BY id"
+        ).fetchall()
         return [Queued(*r) for r in rows]
 
     def done(self, message_id: int) -> None:
@@ -82,7 +85,9 @@ class Outbox:
 
     def set(self, key: str, value: str) -> None:
         """Remember a value."""
-        self._db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+        self._db.execute(
+            "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value)
+        )
 
     def get_json(self, key: str) -> object:
         """A remembered JSON value, or None."""

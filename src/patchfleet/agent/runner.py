@@ -95,7 +95,13 @@ class RecordedRunner:
     programs: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, ...]] = field(default_factory=list)
 
-    def add(self, argv: Sequence[str], stdout: str = "", returncode: int = 0, stderr: str = "") -> None:
+    def add(
+        self,
+        argv: Sequence[str],
+        stdout: str = "",
+        returncode: int = 0,
+        stderr: str = "",
+    ) -> None:
         """Record the outcome of ``argv``."""
         key = tuple(argv)
         self.recordings[key] = Completed(key, returncode, stdout, stderr)

@@ -51,7 +51,9 @@ class Scope:
 
 
 def resolve_scope(
-    principal: Principal, requested_client_id: int | None, partner_client_ids: Collection[int]
+    principal: Principal,
+    requested_client_id: int | None,
+    partner_client_ids: Collection[int],
 ) -> Scope:
     """Return the scope a request may see.
 
@@ -74,7 +76,9 @@ def resolve_scope(
 def require_role(principal: Principal, needed: Role) -> None:
     """Raise ``PermissionDeniedError`` unless the principal has at least ``needed``."""
     if _RANK[principal.role] < _RANK[needed]:
-        raise PermissionDeniedError(f"role {principal.role} may not do this; {needed} needed")
+        raise PermissionDeniedError(
+            f"role {principal.role} may not do this; {needed} needed"
+        )
 
 
 def require_partner_user(principal: Principal) -> None:

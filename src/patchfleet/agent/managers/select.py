@@ -25,10 +25,14 @@ def choose(family: str, requested: str, runner: Runner) -> str:
     for name, tool in (("apt", "apt-get"), ("dnf", "dnf")):
         if runner.which(tool):
             return name
-    raise UnsupportedBackendError(f"no supported package manager found for OS family {family!r}")
+    raise UnsupportedBackendError(
+        f"no supported package manager found for OS family {family!r}"
+    )
 
 
-def build(name: str, runner: Runner, *, apt_config: Path | None, dnf_installroot: Path | None) -> PackageManager:
+def build(
+    name: str, runner: Runner, *, apt_config: Path | None, dnf_installroot: Path | None
+) -> PackageManager:
     """Construct the backend ``name``."""
     if name == "apt":
         return AptManager(runner, apt_config=apt_config)
