@@ -94,3 +94,36 @@ def test_unknown_query_parameters_are_rejected(api):
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["query", "colour"]
     assert "colour" in r.json()["detail"][0]["msg"]
+
+
+def test_session_and_api_tokens_are_not_interchangeable(api, clock):
+    from patchfleet.server.services import auth
+
+    session_token = auth.login(
+        api.http.app.state.sessionmaker(),
+        username="admin",
+        password="admin-password-1",
+        kind=auth.SESSION,
+        now=clock(),
+        lifetime=None,
+    )
+    assert (
+        api.http.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {session_token}"}
+        ).status_code
+        == 401
+    )
+    assert (
+        api.http.get(
+            "/api/v1/me", headers={"Cookie": f"pf_session={session_token}"}
+        ).status_code
+        == 401
+    )
+    api_token = api.admin["Authorization"].split()[1]
+    page = api.http.get(
+        "/devices",
+        headers={"Cookie": f"pf_session={api_token}"},
+        follow_redirects=False,
+    )
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/login")

@@ -144,3 +144,51 @@ def test_unknown_device_is_404_not_500(api):
     assert (
         api.http.get("/api/v1/devices/not-a-uuid", headers=api.admin).status_code == 422
     )
+
+
+def test_multi_arch_patch_counts_one_device(api, clock):
+    _, dev = api.enroll(api.enrollment_token, "multiarch-01")
+    both = [
+        {
+            "name": "libc6",
+            "installed_version": "2.36-9",
+            "candidate_version": "2.36-9+deb12u4",
+            "arch": arch,
+            "classification": "security",
+        }
+        for arch in ("amd64", "i386")
+    ]
+    assert (
+        api.http.post(
+            "/agent/v1/scans", json=scan_body(clock, updates=both), headers=dev
+        ).status_code
+        == 204
+    )
+    rows = api.http.get("/api/v1/missing-patches/by-patch", headers=api.admin).json()[
+        "items"
+    ]
+    libc = next(r for r in rows if r["name"] == "libc6")
+    assert (libc["devices"], libc["installable_now"]) == (1, 1)
+    hosts = api.http.get(
+        "/api/v1/missing-patches/by-patch/devices",
+        params={"backend": "apt", "name": "libc6", "version": "2.36-9+deb12u4"},
+        headers=api.admin,
+    )
+    assert [h["hostname"] for h in hosts.json()] == ["multiarch-01"]
+
+
+def test_search_treats_wildcards_literally(api):
+    api.enroll(api.enrollment_token, "web_01")
+    api.enroll(api.enrollment_token, "webx01")
+    found = api.http.get(
+        "/api/v1/devices", params={"search": "web_"}, headers=api.admin
+    ).json()
+    assert hostnames(found) == ["web_01"]
+    assert (
+        hostnames(
+            api.http.get(
+                "/api/v1/devices", params={"search": "%"}, headers=api.admin
+            ).json()
+        )
+        == []
+    )

@@ -29,7 +29,9 @@ class Api:
 
     def login(self, username: str, password: str) -> dict[str, str]:
         """Bearer headers for a user."""
-        r = self.http.post("/api/v1/auth/login", json={"username": username, "password": password})
+        r = self.http.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
@@ -38,13 +40,22 @@ class Api:
         r = self.http.post("/api/v1/clients", json={"name": name}, headers=self.admin)
         assert r.status_code == 201, r.text
         cid = r.json()["id"]
-        t = self.http.post(f"/api/v1/clients/{cid}/enrollment-tokens", json={"label": "t"}, headers=self.admin)
+        t = self.http.post(
+            f"/api/v1/clients/{cid}/enrollment-tokens",
+            json={"label": "t"},
+            headers=self.admin,
+        )
         assert t.status_code == 201, t.text
         return cid, t.json()["token"]
 
-    def enroll(self, token: str, hostname: str, **facts: Any) -> tuple[str, dict[str, str]]:
+    def enroll(
+        self, token: str, hostname: str, **facts: Any
+    ) -> tuple[str, dict[str, str]]:
         """Enroll a device; returns its id and bearer headers."""
-        body = {"enrollment_token": token, "facts": {"hostname": hostname, "os_family": "debian", **facts}}
+        body = {
+            "enrollment_token": token,
+            "facts": {"hostname": hostname, "os_family": "debian", **facts},
+        }
         r = self.http.post("/agent/v1/enroll", json=body)
         assert r.status_code == 201, r.text
         data = r.json()
@@ -54,10 +65,23 @@ class Api:
 @pytest.fixture
 def api(engine: Engine, clock) -> Iterator[Api]:
     """The app in-process on the parametrised database, bootstrapped."""
-    result = auth.bootstrap(make_sessionmaker(engine)(), now=clock(), password=ADMIN_PASSWORD)
+    result = auth.bootstrap(
+        make_sessionmaker(engine)(), now=clock(), password=ADMIN_PASSWORD
+    )
     assert result is not None
-    app = create_app(Settings(checkin_interval_seconds=1, public_url="http://testserver"), engine=engine, clock=clock)
+    app = create_app(
+        Settings(checkin_interval_seconds=1, public_url="http://testserver"),
+        engine=engine,
+        clock=clock,
+    )
     with TestClient(app) as http:
-        r = http.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        r = http.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        )
         assert r.status_code == 200, r.text
-        yield Api(http, {"Authorization": f"Bearer {r.json()['token']}"}, result.client_id, result.enrollment_token)
+        yield Api(
+            http,
+            {"Authorization": f"Bearer {r.json()['token']}"},
+            result.client_id,
+            result.enrollment_token,
+        )

@@ -8,8 +8,10 @@ drops it at the end, so parallel runs never meet.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -18,7 +20,9 @@ from patchfleet.server.db import migrate
 from patchfleet.server.db.engine import make_engine
 from patchfleet.server.db.rows import Base
 
-PG_ADMIN_URL = os.environ.get("PATCHFLEET_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "PATCHFLEET_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test"
+)
 
 
 def _pg_available() -> str | None:
@@ -37,7 +41,9 @@ def pg_database() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this session; its URL."""
     problem = _pg_available()
     if problem:
-        (pytest.fail if os.environ.get("PATCHFLEET_REQUIRE_LAB") else pytest.skip)(f"PostgreSQL unavailable: {problem}")
+        (pytest.fail if os.environ.get("PATCHFLEET_REQUIRE_LAB") else pytest.skip)(
+            f"PostgreSQL unavailable: {problem}"
+        )
     name = f"patchfleet_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -56,7 +62,9 @@ def _truncate(engine: Engine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE")
+            )
         else:
             for t in tables:
                 conn.execute(text(f"DELETE FROM {t}"))
@@ -66,8 +74,7 @@ def _truncate(engine: Engine) -> None:
 def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
     """A migrated, empty database engine: SQLite file or PostgreSQL."""
     if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'patchfleet.db'}")
-        migrate.upgrade(eng)
+        eng = _sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
     else:
         eng = make_engine(request.getfixturevalue("pg_database"))
         _truncate(eng)
@@ -75,10 +82,27 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture
-def sqlite_engine(tmp_path) -> Iterator[Engine]:
-    """A migrated SQLite engine (for tests that need one backend only)."""
-    eng = make_engine(f"sqlite:///{tmp_path / 'patchfleet.db'}")
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session; tests get copies."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "patchfleet.db"
+    eng = make_engine(f"sqlite:///{path}")
     migrate.upgrade(eng)
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    eng.dispose()
+    return path
+
+
+def _sqlite_copy(template: Path, tmp_path: Path) -> Engine:
+    target = tmp_path / "patchfleet.db"
+    shutil.copyfile(template, target)
+    return make_engine(f"sqlite:///{target}")
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite engine (for tests that need one backend only)."""
+    eng = _sqlite_copy(sqlite_template, tmp_path)
     yield eng
     eng.dispose()

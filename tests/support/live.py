@@ -32,7 +32,10 @@ class LiveServer:
 
     def admin_token(self) -> str:
         """A bearer token of the bootstrap admin."""
-        r = httpx.post(f"{self.url}/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        r = httpx.post(
+            f"{self.url}/api/v1/auth/login",
+            json={"username": "admin", "password": ADMIN_PASSWORD},
+        )
         r.raise_for_status()
         return str(r.json()["token"])
 
@@ -50,7 +53,9 @@ def start_uvicorn(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True
+    )
     thread.start()
     started = threading.Event()
     while not started.wait(0.01):
@@ -64,7 +69,9 @@ def start_uvicorn(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
 @pytest.fixture
 def live_server(engine: Engine, clock) -> Iterator[LiveServer]:
     """A live server on the parametrised database, with the injected clock."""
-    result = auth.bootstrap(make_sessionmaker(engine)(), now=clock(), password=ADMIN_PASSWORD)
+    result = auth.bootstrap(
+        make_sessionmaker(engine)(), now=clock(), password=ADMIN_PASSWORD
+    )
     assert result is not None
     settings = Settings(checkin_interval_seconds=1)
     app = create_app(settings, engine=engine, clock=clock)

@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
-from sqlalchemy.orm import Session
 
 from patchfleet.core.errors import AuthenticationError, InvalidInputError
 from patchfleet.core.tenancy import Principal, Scope
+from patchfleet.server.context import NowDep as NowDep
+from patchfleet.server.context import SessionDep as SessionDep
+from patchfleet.server.context import SettingsDep as SettingsDep
 from patchfleet.server.services import auth, tenants
-from patchfleet.server.settings import Settings
-
-SESSION_COOKIE = "pf_session"
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """A database session for this request; services own the transactions."""
-    with request.app.state.sessionmaker() as session:
-        yield session
-
-
-def get_now(request: Request) -> datetime:
-    """The current time from the app's injected clock."""
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock()
-
-
-def get_settings(request: Request) -> Settings:
-    """The server settings."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-NowDep = Annotated[datetime, Depends(get_now)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def bearer(request: Request) -> str | None:
@@ -49,11 +23,11 @@ def bearer(request: Request) -> str | None:
 
 
 def current_user(request: Request, session: SessionDep, now: NowDep) -> Principal:
-    """The caller, from a bearer API token or the web session cookie."""
-    token = bearer(request) or request.cookies.get(SESSION_COOKIE)
+    """The caller, from a bearer API token (web session cookies are for pages only)."""
+    token = bearer(request)
     if not token:
         raise AuthenticationError("authentication required")
-    return auth.authenticate(session, token=token, now=now)
+    return auth.authenticate(session, token=token, kind=auth.API, now=now)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

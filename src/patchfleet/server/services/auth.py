@@ -124,19 +124,19 @@ def login(
     return token
 
 
-def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
-    """The principal owning a live token."""
+def authenticate(session: Session, *, token: str, kind: str, now: datetime) -> Principal:
+    """The principal owning a live token of ``kind`` (API bearer or web session)."""
     with session.begin():
-        user = tokens.live_token_user(session, token_hash=digest(token), now=now)
+        user = tokens.live_token_user(session, token_hash=digest(token), kind=kind, now=now)
         if user is None:
             raise AuthenticationError("invalid, expired or revoked token")
         return tenants.to_principal(user)
 
 
 def logout(session: Session, *, token: str, now: datetime) -> None:
-    """Revoke a session token."""
+    """Revoke a web session token."""
     with session.begin():
-        tokens.revoke_by_hash(session, token_hash=digest(token), now=now)
+        tokens.revoke_by_hash(session, token_hash=digest(token), kind=SESSION, now=now)
 
 
 def create_api_token(

@@ -38,11 +38,13 @@ def device_page(
     """One page of devices with counts, and the total."""
     stmt = devices_with_counts(client_ids)
     if search:
-        like = f"%{search.lower()}%"
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
         stmt = stmt.where(
             or_(
-                func.lower(DeviceRow.hostname).like(like),
-                func.lower(DeviceRow.os_name).like(like),
+                func.lower(DeviceRow.hostname).like(like, escape="\\"),
+                func.lower(DeviceRow.os_name).like(like, escape="\\"),
+                func.lower(ClientRow.name).like(like, escape="\\"),
             )
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

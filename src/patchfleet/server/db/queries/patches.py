@@ -101,10 +101,10 @@ def by_patch(session: Session, client_ids: tuple[int, ...]) -> list[Any]:
             DeviceUpdateRow.advisory_id,
             DeviceUpdateRow.cves,
             DeviceUpdateRow.source,
-            func.count().label("devices"),
-            func.sum(case((DeviceUpdateRow.state == "installable", 1), else_=0)).label(
-                "installable"
-            ),
+            func.count(DeviceUpdateRow.device_id.distinct()).label("devices"),
+            func.count(
+                case((DeviceUpdateRow.state == "installable", DeviceUpdateRow.device_id)).distinct()
+            ).label("installable"),
             func.min(DeviceUpdateRow.installed_version).label("installed_min"),
             func.max(DeviceUpdateRow.installed_version).label("installed_max"),
             func.min(DeviceUpdateRow.first_seen_at).label("first_seen_at"),
@@ -149,6 +149,7 @@ def patch_devices(
             DeviceUpdateRow.name == name,
             DeviceUpdateRow.candidate_version == version,
         )
+        .distinct()
         .order_by(DeviceRow.hostname)
     )
     return list(session.execute(stmt))

@@ -36,14 +36,15 @@ def add_api_token(
 
 
 def live_token_user(
-    session: Session, *, token_hash: str, now: datetime
+    session: Session, *, token_hash: str, kind: str, now: datetime
 ) -> UserRow | None:
-    """The enabled user owning an unrevoked, unexpired token."""
+    """The enabled user owning an unrevoked, unexpired token of ``kind``."""
     return session.scalar(
         select(UserRow)
         .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
         .where(
             ApiTokenRow.token_hash == token_hash,
+            ApiTokenRow.kind == kind,
             ApiTokenRow.revoked_at.is_(None),
             or_(ApiTokenRow.expires_at.is_(None), ApiTokenRow.expires_at > now),
             UserRow.disabled.is_(False),
@@ -74,11 +75,13 @@ def revoke_token(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def revoke_by_hash(session: Session, *, token_hash: str, now: datetime) -> None:
-    """Revoke a token by its hash (logout)."""
+def revoke_by_hash(
+    session: Session, *, token_hash: str, kind: str, now: datetime
+) -> None:
+    """Revoke a token of ``kind`` by its hash (logout)."""
     session.execute(
         update(ApiTokenRow)
-        .where(ApiTokenRow.token_hash == token_hash)
+        .where(ApiTokenRow.token_hash == token_hash, ApiTokenRow.kind == kind)
         .values(revoked_at=now)
     )
 
