@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patchfleet.core.jobs import PatchStatus, RebootPolicy
 from patchfleet.core.updates import Classification, Severity, UpdateState
 
 PROTOCOL_VERSION = 1
@@ -62,14 +63,58 @@ class OrderKind(StrEnum):
     """What the server asks the agent to do."""
 
     SCAN = "scan"
+    INSTALL = "install"
+
+
+class PatchTarget(Message):
+    """One patch to install: an exact package version (never "upgrade all")."""
+
+    name: ShortStr
+    version: VersionStr
+    arch: ShortStr = ""
+    advisory_id: ShortStr = ""
 
 
 class Order(Message):
-    """One unit of work for the agent; ``id`` is its idempotency key."""
+    """One unit of work for the agent; ``id`` is its idempotency key.
+
+    Install orders carry the exact targets and the reboot policy (DEC-11); older
+    agents that do not know ``install`` ignore it and the server times the job out.
+    """
 
     id: uuid.UUID
     kind: OrderKind
     issued_at: datetime
+    patches: list[PatchTarget] = Field(default_factory=list, max_length=1_000)
+    reboot: RebootPolicy = RebootPolicy.NEVER
+
+
+class PatchResult(Message):
+    """What happened to one patch of an install order."""
+
+    name: ShortStr
+    version: VersionStr
+    arch: ShortStr = ""
+    status: PatchStatus
+    message: Annotated[str, Field(max_length=8_192)] = ""
+
+
+class JobReport(Message):
+    """Progress or the end of an install order; ``report_id`` makes delivery idempotent.
+
+    The agent sends one report per state change (CFG-37) and a last one with
+    ``final`` set. The server ignores reports for a job that is already final.
+    """
+
+    report_id: uuid.UUID
+    order_id: uuid.UUID
+    sent_at: datetime
+    final: bool = False
+    failed: bool = False
+    message: Annotated[str, Field(max_length=8_192)] = ""
+    patches: list[PatchResult] = Field(default_factory=list, max_length=1_000)
+    reboot_required: bool = False
+    rebooted: bool = False
 
 
 class InventoryWanted(StrEnum):
