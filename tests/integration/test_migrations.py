@@ -23,3 +23,19 @@ def test_upgrade_is_idempotent(engine):
     assert set(inspect(engine).get_table_names()) >= {
         t.name for t in Base.metadata.sorted_tables
     }
+
+
+def test_upgrade_keeps_existing_rows(engine):
+    from alembic import command
+    from sqlalchemy import text
+
+    cfg = migrate.alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO partners (id, name, created_at) VALUES (7, 'p', '2026-01-01')"))
+        conn.execute(text("INSERT INTO clients (id, partner_id, name, created_at) VALUES (8, 7, 'c', '2026-01-01')"))
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT use_parent_level, approval_type FROM clients WHERE id = 8")).one()
+    assert (bool(row[0]), row[1]) == (False, "manual")

@@ -30,6 +30,20 @@ def strongest(signals: list[Classification]) -> Classification:
     return min(signals, key=CLASSIFICATION_ORDER.index)
 
 
+def patch_id(backend: str, name: str, version: str) -> str:
+    """The stable id of a patch: backend, package and target version (DEC-14)."""
+    return f"{backend}:{name}@{version}"
+
+
+def split_patch_id(value: str) -> tuple[str, str, str]:
+    """Inverse of ``patch_id``: (backend, name, version); ValueError when malformed."""
+    backend, sep, rest = value.partition(":")
+    name, at, version = rest.rpartition("@")
+    if not (sep and at and backend and name and version):
+        raise ValueError(f"not a patch id: {value!r} (expected backend:name@version)")
+    return backend, name, version
+
+
 class Severity(StrEnum):
     """Normalised vendor severity (FEATURES CAT-27)."""
 

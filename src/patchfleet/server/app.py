@@ -11,7 +11,18 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 import patchfleet
-from patchfleet.server.api import agent, auth, clients, devices, errors, health, patches
+from patchfleet.server.api import (
+    activity,
+    agent,
+    auth,
+    clients,
+    devices,
+    errors,
+    health,
+    jobs,
+    patches,
+    policy,
+)
 from patchfleet.server.api.limits import BodyLimitMiddleware
 from patchfleet.server.db.engine import make_engine, make_sessionmaker
 from patchfleet.server.settings import Settings
@@ -44,7 +55,17 @@ def create_app(
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.clock = clock
     errors.install(app)
-    for module in (health, agent, auth, clients, devices, patches):
+    for module in (
+        health,
+        agent,
+        auth,
+        clients,
+        devices,
+        patches,
+        policy,
+        jobs,
+        activity,
+    ):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -75,3 +75,12 @@ def scans(
     """A scan result; repeats of the same ``scan_id`` are accepted and ignored."""
     agents.ingest_scan(session, credential=credential, report=body, now=now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/jobs", status_code=status.HTTP_204_NO_CONTENT)
+def job_report(
+    body: v1.JobReport, credential: AgentCredential, session: SessionDep, now: NowDep
+) -> Response:
+    """Progress or the end of an install job; repeats of a ``report_id`` are ignored."""
+    agents.ingest_job_report(session, credential=credential, report=body, now=now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

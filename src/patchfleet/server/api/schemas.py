@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patchfleet.core.jobs import RebootPolicy
+from patchfleet.core.policy import ApprovalType, Rating
 from patchfleet.core.tenancy import Role
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -118,3 +120,39 @@ class ScanNowOut(BaseModel):
     """Devices that got a scan order (the others already had one open)."""
 
     ordered: list[uuid.UUID]
+
+
+class PatchIds(Strict):
+    """Patches named by id (``backend:name@version``), at most 100 (DEC-12)."""
+
+    patch_ids: Annotated[
+        list[Annotated[str, Field(max_length=600)]], Field(min_length=1)
+    ]
+
+
+class RateIn(PatchIds):
+    """Allowlist, blocklist or unrate patches."""
+
+    rating: Rating
+    comment: Annotated[str, Field(max_length=2000)] = ""
+
+
+class ClientSettingsIn(Strict):
+    """A client's rating inheritance and approval type."""
+
+    use_parent_level: bool
+    approval_type: ApprovalType
+
+
+class InstallNowIn(Strict):
+    """Install approved patches on devices now (MP-10)."""
+
+    device_ids: Annotated[list[uuid.UUID], Field(min_length=1)]
+    patch_ids: list[Annotated[str, Field(max_length=600)]] | None = None
+    reboot: RebootPolicy = RebootPolicy.NEVER
+
+
+class InstallNowOut(BaseModel):
+    """The jobs created (devices with nothing approved to install get none)."""
+
+    jobs: list[uuid.UUID]

@@ -54,6 +54,8 @@ class ClientRow(Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    use_parent_level: Mapped[bool] = mapped_column(Boolean, default=False)
+    approval_type: Mapped[str] = mapped_column(String(20), default="manual")
 
 
 class UserRow(Base):
@@ -171,6 +173,7 @@ class DeviceUpdateRow(Base):
     cves: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(20))
     source_package: Mapped[str] = mapped_column(String(256), default="")
+    patch_id: Mapped[str] = mapped_column(String(600), default="", index=True)
     first_seen_at: Mapped[datetime]
 
 
@@ -207,3 +210,96 @@ class OrderRow(Base):
     )
     delivered_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    reboot: Mapped[str] = mapped_column(String(10), default="no")
+    started_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    deadline_at: Mapped[datetime | None]
+    message: Mapped[str] = mapped_column(Text, default="")
+    reboot_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    rebooted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class JobPatchRow(Base):
+    """One patch of an install order and what happened to it."""
+
+    __tablename__ = "job_patches"
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    arch: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(256), primary_key=True)
+    patch_id: Mapped[str] = mapped_column(String(600))
+    advisory_id: Mapped[str] = mapped_column(String(256), default="")
+    status: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime]
+
+
+class JobReportRow(Base):
+    """Agent job reports already applied (idempotency of at-least-once delivery)."""
+
+    __tablename__ = "job_reports"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    received_at: Mapped[datetime]
+
+
+class PatchRatingRow(Base):
+    """A partner's or a client's rating of one patch (MP-11..MP-13, MP-15)."""
+
+    __tablename__ = "patch_ratings"
+    __table_args__ = (UniqueConstraint("partner_id", "owner", "patch_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE")
+    )
+    owner: Mapped[str] = mapped_column(String(32))  # "partner" or "client:<id>"
+    patch_id: Mapped[str] = mapped_column(String(600))
+    rating: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    rated_at: Mapped[datetime]
+
+
+class ApprovalRow(Base):
+    """A manual approval or unapproval of a patch for one client (MP-07, MP-08)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("client_id", "patch_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    patch_id: Mapped[str] = mapped_column(String(600))
+    approved: Mapped[bool] = mapped_column(Boolean)
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[datetime]
+
+
+class ActivityRow(Base):
+    """One entry of the append-only activity log (LOG-*)."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_partner_at", "partner_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE")
+    )
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    actor: Mapped[str] = mapped_column(String(200))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(600), default="")
+    object_name: Mapped[str] = mapped_column(String(600), default="")
+    action: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)

@@ -18,6 +18,7 @@ from patchfleet.core.errors import (
 from patchfleet.core.packages import inventory_hash
 from patchfleet.protocol import convert, v1
 from patchfleet.server.db.queries import devices, patches
+from patchfleet.server.services import jobs
 from patchfleet.server.services.auth import digest
 from patchfleet.server.services.enrollment import facts_values
 
@@ -52,11 +53,11 @@ def checkin(
         due = devices.due_orders(session, device_id, redeliver_before=now - redelivery)
         if due:
             devices.mark_delivered(session, [o[0] for o in due], now=now)
+        orders = jobs.orders_for_agent(session, due)
     if message.inventory_hash == stored_hash and stored_hash:
         wanted = v1.InventoryWanted.NONE
     else:
         wanted = v1.InventoryWanted.DELTA if stored_hash else v1.InventoryWanted.FULL
-    orders = [v1.Order(id=o[0], kind=v1.OrderKind(o[1]), issued_at=o[2]) for o in due]
     return v1.CheckInResponse(
         inventory=wanted, orders=orders, checkin_interval_seconds=interval
     )
@@ -156,4 +157,16 @@ def _complete(
             device_id=device_id,
             status=status,
             now=now,
+        )
+
+
+def ingest_job_report(
+    session: Session, *, credential: str, report: v1.JobReport, now: datetime
+) -> None:
+    """Apply an install job's progress or final report (idempotent by ``report_id``)."""
+    with session.begin():
+        device_id, _ = _device(session, credential)
+        jobs.apply_report(session, device_id=device_id, report=report, now=now)
+        devices.set_values(
+            session, device_id, last_seen_at=now, reboot_required=report.reboot_required
         )

@@ -124,10 +124,14 @@ def login(
     return token
 
 
-def authenticate(session: Session, *, token: str, kind: str, now: datetime) -> Principal:
+def authenticate(
+    session: Session, *, token: str, kind: str, now: datetime
+) -> Principal:
     """The principal owning a live token of ``kind`` (API bearer or web session)."""
     with session.begin():
-        user = tokens.live_token_user(session, token_hash=digest(token), kind=kind, now=now)
+        user = tokens.live_token_user(
+            session, token_hash=digest(token), kind=kind, now=now
+        )
         if user is None:
             raise AuthenticationError("invalid, expired or revoked token")
         return tenants.to_principal(user)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from patchfleet.core.errors import NotFoundError
 from patchfleet.core.tenancy import Scope
-from patchfleet.core.updates import CLASSIFICATION_ORDER, Classification
+from patchfleet.core.updates import CLASSIFICATION_ORDER, Classification, patch_id
 from patchfleet.server.db.queries import devices, patches
 from patchfleet.server.services.views import (
     MissingPatch,
@@ -31,11 +31,6 @@ class PatchSort(StrEnum):
     CLASSIFICATION = "classification"
     SEVERITY = "severity"
     FIRST_SEEN = "first_seen"
-
-
-def patch_id(backend: str, name: str, version: str) -> str:
-    """The stable id of a patch: backend, package and target version (DEC-14)."""
-    return f"{backend}:{name}@{version}"
 
 
 def _class_rank(value: str) -> int:

@@ -138,3 +138,49 @@ class ScanView(View):
     status: str
     error: str
     update_count: int
+
+
+class ActivityView(View):
+    """One activity log entry."""
+
+    id: int
+    at: datetime
+    client_id: int | None
+    actor: str
+    object_type: str
+    object_id: str
+    object_name: str
+    action: str
+    details: dict[str, object]
+
+
+class JobPatchView(View):
+    """One patch of an install job and its state (CFG-37 progress)."""
+
+    patch_id: str
+    name: str
+    arch: str
+    version: str
+    advisory_id: str
+    status: str
+    message: str
+    updated_at: datetime
+
+
+class JobView(View):
+    """An install job on one device."""
+
+    id: uuid.UUID
+    device_id: uuid.UUID
+    hostname: str
+    client_name: str
+    status: str
+    reboot: str
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    deadline_at: datetime | None
+    message: str
+    reboot_required: bool
+    rebooted: bool
+    patches: list[JobPatchView] = []

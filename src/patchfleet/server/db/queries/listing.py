@@ -38,7 +38,9 @@ def device_page(
     """One page of devices with counts, and the total."""
     stmt = devices_with_counts(client_ids)
     if search:
-        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = (
+            search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        )
         like = f"%{escaped}%"
         stmt = stmt.where(
             or_(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from patchfleet.core.updates import Update
+from patchfleet.core.updates import Update, patch_id
 from patchfleet.server.db.rows import ClientRow, DeviceRow, DeviceUpdateRow, ScanRow
 
 BATCH = 1000
@@ -73,6 +73,7 @@ def replace_updates(
             "cves": " ".join(u.cves),
             "state": str(u.state),
             "source_package": u.source_package,
+            "patch_id": patch_id(backend, u.name, u.candidate_version),
             "first_seen_at": first_seen_at.get(
                 (u.name, u.arch, u.candidate_version), now
             ),
@@ -103,7 +104,9 @@ def by_patch(session: Session, client_ids: tuple[int, ...]) -> list[Any]:
             DeviceUpdateRow.source,
             func.count(DeviceUpdateRow.device_id.distinct()).label("devices"),
             func.count(
-                case((DeviceUpdateRow.state == "installable", DeviceUpdateRow.device_id)).distinct()
+                case(
+                    (DeviceUpdateRow.state == "installable", DeviceUpdateRow.device_id)
+                ).distinct()
             ).label("installable"),
             func.min(DeviceUpdateRow.installed_version).label("installed_min"),
             func.max(DeviceUpdateRow.installed_version).label("installed_max"),
