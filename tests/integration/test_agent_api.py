@@ -183,3 +183,19 @@ def test_bulk_scan_now_is_capped_at_100(api):
     r = api.http.post("/api/v1/scan-now", json={"device_ids": ids}, headers=api.admin)
     assert r.status_code == 422
     assert "at most 100" in r.json()["detail"][0]["msg"]
+
+
+def test_checkin_sees_only_its_own_orders(api):
+    _, first = api.enroll(api.enrollment_token, "own-01")
+    second_id, second = api.enroll(api.enrollment_token, "own-02")
+    api.http.post(f"/api/v1/devices/{second_id}/scan", headers=api.admin)
+    assert (
+        api.http.post("/agent/v1/checkin", json={}, headers=first).json()["orders"]
+        == []
+    )
+    assert (
+        len(
+            api.http.post("/agent/v1/checkin", json={}, headers=second).json()["orders"]
+        )
+        == 1
+    )

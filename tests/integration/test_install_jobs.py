@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from test_agent_api import scan_body
 
 DEMO = "apt:demo-tool@1.0-2"
@@ -220,7 +219,10 @@ def test_lost_job_ends_failed_not_running_forever(api, device, clock):
     job = api.http.get(f"/api/v1/jobs/{job_id}", headers=api.admin).json()
     assert job["status"] == "lost"
     statuses = {p["name"]: (p["status"], p["message"]) for p in job["patches"]}
-    assert statuses["demo-tool"] == ("failed", "the agent stopped reporting before the deadline")
+    assert statuses["demo-tool"] == (
+        "failed",
+        "the agent stopped reporting before the deadline",
+    )
     assert statuses["demo-lib"] == ("skipped", "not approved")
 
 
@@ -236,3 +238,15 @@ def test_reports_for_other_devices_jobs_are_refused(api, device, clock):
         "patches": [],
     }
     assert api.http.post("/agent/v1/jobs", json=body, headers=other).status_code == 404
+
+
+def test_scheduler_tick_expires_lost_jobs(api, device, clock):
+    from patchfleet.server.scheduler.tick import tick
+
+    device_id, _ = device
+    post(api, "/api/v1/patches/approve", {"patch_ids": [DEMO]})
+    install(api, device_id)
+    sessions = api.http.app.state.sessionmaker
+    assert tick(sessions, clock()) == {"lost_jobs": 0}
+    assert tick(sessions, clock.advance(hours=1)) == {"lost_jobs": 1}
+    assert tick(sessions, clock.advance(hours=1)) == {"lost_jobs": 0}

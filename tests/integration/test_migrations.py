@@ -33,9 +33,19 @@ def test_upgrade_keeps_existing_rows(engine):
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0001")
-        conn.execute(text("INSERT INTO partners (id, name, created_at) VALUES (7, 'p', '2026-01-01')"))
-        conn.execute(text("INSERT INTO clients (id, partner_id, name, created_at) VALUES (8, 7, 'c', '2026-01-01')"))
+        conn.execute(
+            text(
+                "INSERT INTO partners (id, name, created_at) VALUES (7, 'p', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO clients (id, partner_id, name, created_at) VALUES (8, 7, 'c', '2026-01-01')"
+            )
+        )
     migrate.upgrade(engine)
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT use_parent_level, approval_type FROM clients WHERE id = 8")).one()
+        row = conn.execute(
+            text("SELECT use_parent_level, approval_type FROM clients WHERE id = 8")
+        ).one()
     assert (bool(row[0]), row[1]) == (False, "manual")

@@ -25,6 +25,7 @@ from patchfleet.server.api import (
 )
 from patchfleet.server.api.limits import BodyLimitMiddleware
 from patchfleet.server.db.engine import make_engine, make_sessionmaker
+from patchfleet.server.scheduler.tick import lifespan
 from patchfleet.server.settings import Settings
 from patchfleet.server.web import pages
 
@@ -41,11 +42,17 @@ def create_app(
     *,
     engine: Engine | None = None,
     clock: Callable[[], datetime] = utc_now,
+    run_scheduler: bool = False,
 ) -> FastAPI:
-    """Build the app; the database schema must already be migrated."""
+    """Build the app; the database schema must already be migrated.
+
+    ``run_scheduler`` runs the periodic tasks in the background (``serve`` does;
+    tests call ``scheduler.tick`` with their own clock instead).
+    """
     settings = settings or Settings()
     engine = engine or make_engine(settings.resolved_database_url())
     app = FastAPI(
+        lifespan=lifespan,
         title="patchfleet",
         version=patchfleet.__version__,
         description="Patch management for partners, their clients and their devices.",
@@ -54,6 +61,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.clock = clock
+    app.state.run_scheduler = run_scheduler
     errors.install(app)
     for module in (
         health,
@@ -75,3 +83,8 @@ def create_app(
         default_limit=settings.max_api_body_bytes,
     )
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app ``patchfleet serve`` runs in each worker (settings from the environment)."""
+    return create_app(run_scheduler=True)

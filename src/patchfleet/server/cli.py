@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.panel import Panel
 
 from patchfleet.server.api.clients import enroll_command
-from patchfleet.server.app import create_app
 from patchfleet.server.db import migrate as migrations
 from patchfleet.server.db.engine import make_engine, make_sessionmaker
 from patchfleet.server.services import auth
@@ -75,10 +74,15 @@ def serve(
         f"patchfleet listening on http://{settings.host}:{settings.port}  "
         f"(database: {make_engine(settings.resolved_database_url()).url.render_as_string()})"
     )
+    # Workers build their own app from the environment: pass the CLI's choices on.
+    os.environ["PATCHFLEET_HOST"] = settings.host
+    os.environ["PATCHFLEET_PORT"] = str(settings.port)
     uvicorn.run(
-        create_app(settings),
+        "patchfleet.server.app:serve_app",
+        factory=True,
         host=settings.host,
         port=settings.port,
+        workers=settings.workers,
         log_level="warning",
     )
 

@@ -6,7 +6,7 @@ these dependencies from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -16,19 +16,23 @@ from sqlalchemy.orm import Session
 from patchfleet.server.settings import Settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A database session for this request; services own the transactions."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A database session for this request; services own the transactions.
+
+    Creating and closing a session does no I/O once services have ended their
+    ``session.begin()`` blocks, so this runs on the event loop, not in a thread.
+    """
     with request.app.state.sessionmaker() as session:
         yield session
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """The current time from the app's injected clock."""
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The server settings."""
     settings: Settings = request.app.state.settings
     return settings

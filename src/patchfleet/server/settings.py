@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""
+    workers: int = 1
     checkin_interval_seconds: int = 60
     max_agent_body_bytes: int = 16 * 1024 * 1024
     max_api_body_bytes: int = 1024 * 1024

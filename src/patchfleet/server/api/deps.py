@@ -47,7 +47,7 @@ def current_scope(
 ScopeDep = Annotated[Scope, Depends(current_scope)]
 
 
-def agent_credential(request: Request) -> str:
+async def agent_credential(request: Request) -> str:
     """The device credential of an agent request."""
     token = bearer(request)
     if not token:
@@ -65,7 +65,7 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """Refuse query parameters the route does not declare (API-06)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
@@ -80,7 +80,7 @@ def reject_unknown_query(request: Request) -> None:
         )
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> tuple[int, int]:

@@ -13,5 +13,6 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(session: SessionDep) -> dict[str, str]:
     """``ok`` when the server and its database answer."""
-    session.execute(text("SELECT 1"))
+    with session.begin():
+        session.execute(text("SELECT 1"))
     return {"status": "ok", "database": "ok"}

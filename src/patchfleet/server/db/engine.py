@@ -24,10 +24,20 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # One connection: writers queue in-process instead of sleeping in SQLite's
+        # busy handler (measured in bench/bench_checkins.py; see docs/performance.md).
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # As many connections as request threads (anyio's default 40), no churn, no
+    # pre-ping round trip; recycle instead.
+    return create_engine(url, pool_size=40, max_overflow=0, pool_recycle=1800)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -40,20 +40,26 @@ def checkin(
     redelivery: timedelta,
 ) -> v1.CheckInResponse:
     """Record a heartbeat; say whether inventory is wanted; hand out due orders."""
+    values: dict[str, object] = {}
+    if message.facts is not None:
+        values.update(facts_values(message.facts))
+    if message.agent_version:
+        values["agent_version"] = message.agent_version
+    if message.reboot_required is not None:
+        values["reboot_required"] = message.reboot_required
+    orders: list[v1.Order] = []
     with session.begin():
-        device_id, stored_hash = _device(session, credential)
-        values: dict[str, object] = {}
-        if message.facts is not None:
-            values.update(facts_values(message.facts))
-        if message.agent_version:
-            values["agent_version"] = message.agent_version
-        if message.reboot_required is not None:
-            values["reboot_required"] = message.reboot_required
-        devices.touch(session, device_id, now=now, **values)
-        due = devices.due_orders(session, device_id, redeliver_before=now - redelivery)
-        if due:
-            devices.mark_delivered(session, [o[0] for o in due], now=now)
-        orders = jobs.orders_for_agent(session, due)
+        found = devices.check_in(session, digest(credential), now=now, **values)
+        if found is None:
+            raise AuthenticationError("unknown device credential")
+        device_id, stored_hash, has_orders = found
+        if has_orders:
+            due = devices.due_orders(
+                session, device_id, redeliver_before=now - redelivery
+            )
+            if due:
+                devices.mark_delivered(session, [o[0] for o in due], now=now)
+            orders = jobs.orders_for_agent(session, due)
     if message.inventory_hash == stored_hash and stored_hash:
         wanted = v1.InventoryWanted.NONE
     else:

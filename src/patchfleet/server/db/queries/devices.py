@@ -11,8 +11,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    and_,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnClause
 
 from patchfleet.core.packages import Package, PackageKey
 from patchfleet.server.db.rows import DevicePackageRow, DeviceRow, OrderRow
@@ -28,6 +39,32 @@ def add_device(session: Session, **values: Any) -> DeviceRow:
     return row
 
 
+# Written out because SQLAlchemy's SQLite compiler renders RETURNING columns without
+# their table, which would make a correlated subquery compare orders.id to itself.
+_OPEN_ORDERS: ColumnClause[Any] = literal_column(
+    "EXISTS (SELECT 1 FROM orders AS o WHERE o.device_id = devices.id"
+    " AND o.status IN ('pending', 'delivered'))"
+)
+
+
+def check_in(
+    session: Session, credential_hash: str, *, now: datetime, **values: Any
+) -> tuple[int, str, bool] | None:
+    """Record a heartbeat in ONE statement; (id, inventory hash, has open orders).
+
+    The check-in hot path (BP-14): no separate lookup, and the order query runs only
+    when this says there is something open.
+    """
+    table = DeviceRow.__table__
+    row = session.execute(
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.credential_hash == credential_hash)
+        .values(last_seen_at=now, **values)
+        .returning(table.c.id, table.c.inventory_hash, _OPEN_ORDERS)
+    ).first()
+    return (row[0], row[1], bool(row[2])) if row else None
+
+
 def device_by_credential(
     session: Session, credential_hash: str
 ) -> tuple[int, str] | None:
@@ -38,15 +75,6 @@ def device_by_credential(
         )
     ).first()
     return (row[0], row[1]) if row else None
-
-
-def touch(session: Session, device_id: int, *, now: datetime, **values: Any) -> None:
-    """Record a check-in (and any changed facts)."""
-    session.execute(
-        update(DeviceRow)
-        .where(DeviceRow.id == device_id)
-        .values(last_seen_at=now, **values)
-    )
 
 
 def last_scan_at(session: Session, device_id: int) -> datetime | None:
