@@ -199,3 +199,30 @@ def test_checkin_sees_only_its_own_orders(api):
         )
         == 1
     )
+
+
+def test_full_inventory_over_an_existing_one_stores_exactly_the_new_set(api):
+    device_id, dev = api.enroll(api.enrollment_token, "full-02")
+    old = [
+        Package("a", "1", "amd64"),
+        Package("b", "1", "amd64"),
+        Package("c", "1", "amd64"),
+    ]
+    new = [
+        Package("a", "1", "amd64"),
+        Package("b", "2", "amd64"),
+        Package("d", "1", "all"),
+    ]
+    for packages in (old, new, new):
+        r = api.http.post(
+            "/agent/v1/inventory", json=full_inventory(packages), headers=dev
+        )
+        assert r.status_code == 204
+    stored = api.http.get(
+        f"/api/v1/devices/{device_id}/packages", headers=api.admin
+    ).json()
+    assert {(p["name"], p["version"], p["arch"]) for p in stored} == {
+        ("a", "1", "amd64"),
+        ("b", "2", "amd64"),
+        ("d", "1", "all"),
+    }

@@ -115,23 +115,17 @@ def _package_values(
     ]
 
 
-def replace_packages(
-    session: Session, device_id: int, packages: Sequence[Package]
-) -> None:
-    """Replace a device's whole inventory with batched inserts."""
-    session.execute(
-        delete(DevicePackageRow).where(DevicePackageRow.device_id == device_id)
-    )
-    insert_packages(session, device_id, packages)
-
-
 def insert_packages(
     session: Session, device_id: int, packages: Sequence[Package]
 ) -> None:
     """Insert packages in batches of ``BATCH`` rows."""
     values = _package_values(device_id, packages)
     for start in range(0, len(values), BATCH):
-        session.execute(insert(DevicePackageRow), values[start : start + BATCH])
+        # Core insert on the table: a plain executemany, no ORM bookkeeping.
+        session.execute(
+            insert(DevicePackageRow.__table__),  # type: ignore[arg-type]
+            values[start : start + BATCH],
+        )
 
 
 def delete_packages(
