@@ -24,6 +24,7 @@ end
 local PATHS = {
   checkin = "/agent/v1/checkin",
   inventory = "/agent/v1/inventory",
+  ["inventory-changed"] = "/agent/v1/inventory",
   ["ceiling-async"] = "/ceiling/async",
   ["ceiling-sync"] = "/ceiling/sync",
 }
@@ -63,12 +64,18 @@ function init(args)
   local nthreads, rate = tonumber(args[3]), tonumber(args[4])
   local path = assert(PATHS[mode], "unknown mode " .. tostring(mode))
   local i = 0
+  local again = {}
   for line in io.lines(dir .. "/devices.tsv") do
     if i % nthreads == tid then
       local credential, hash = line:match("^([^\t]+)\t([^\t]*)$")
       local body
       if mode == "inventory" then
         body = slurp(dir .. "/inventory/" .. i .. ".json")
+      elseif mode == "inventory-changed" then
+        -- The second inventory first, then the enrolled one, and so on: every
+        -- upload differs from what the server holds for that device.
+        body = slurp(dir .. "/inventory/" .. i .. ".b.json")
+        again[#again + 1] = {credential, slurp(dir .. "/inventory/" .. i .. ".json")}
       else
         body = '{"inventory_hash":"' .. hash .. '"}'
       end
@@ -79,6 +86,13 @@ function init(args)
       reqs[#reqs + 1] = wrk.format("POST", path, headers, body)
     end
     i = i + 1
+  end
+  for _, pair in ipairs(again) do
+    local headers = {
+      ["Authorization"] = "Bearer " .. pair[1],
+      ["Content-Type"] = "application/json",
+    }
+    reqs[#reqs + 1] = wrk.format("POST", path, headers, pair[2])
   end
   assert(#reqs > 0, "no devices for thread " .. tid)
   bad = 0
