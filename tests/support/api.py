@@ -79,9 +79,13 @@ def api(engine: Engine, clock) -> Iterator[Api]:
             "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
         )
         assert r.status_code == 200, r.text
+        login = {"Authorization": f"Bearer {r.json()['token']}"}
+        # A token without expiry, so tests may move the clock by days.
+        t = http.post("/api/v1/tokens", json={"name": "tests"}, headers=login)
+        assert t.status_code == 201, t.text
         yield Api(
             http,
-            {"Authorization": f"Bearer {r.json()['token']}"},
+            {"Authorization": f"Bearer {t.json()['token']}"},
             result.client_id,
             result.enrollment_token,
         )

@@ -16,6 +16,7 @@ from patchfleet.server.api import (
     agent,
     auth,
     clients,
+    configurations,
     devices,
     errors,
     health,
@@ -73,6 +74,7 @@ def create_app(
         policy,
         jobs,
         activity,
+        configurations,
     ):
         app.include_router(module.router)
     app.include_router(pages.router)

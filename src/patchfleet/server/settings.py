@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     session_hours: int = 12
     secure_cookies: bool = False
     order_redelivery_seconds: int = 600
+    smtp_host: str = ""  # empty: mail disabled (NullMailer)
+    smtp_port: int = 25
+    smtp_from: str = "patchfleet@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str = ""  # empty: no AUTH
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = 10
+    webhook_timeout_seconds: float = 5
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under ``data_dir``."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from patchfleet.core.jobs import RebootPolicy
 from patchfleet.core.policy import ApprovalType, Rating
+from patchfleet.core.schedules import Frequency, Schedule
 from patchfleet.core.tenancy import Role
+from patchfleet.server.services.configurations import PatchSelection
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -156,3 +158,82 @@ class InstallNowOut(BaseModel):
     """The jobs created (devices with nothing approved to install get none)."""
 
     jobs: list[uuid.UUID]
+
+
+class ScheduleIn(Strict):
+    """When something runs (SCH-*); fields that do not apply to the frequency stay empty."""
+
+    frequency: Frequency
+    time_of_day: time = time(0, 0)
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    start_date: date | None = None
+    weekdays_only: bool = False
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = []
+    month_days: list[Annotated[int, Field(ge=1, le=31)]] = []
+    months: list[Annotated[int, Field(ge=1, le=12)]] = []
+    offset_days: Annotated[int, Field(ge=0, le=26)] = 0
+    end_date: date | None = None
+
+    def to_core(self) -> Schedule:
+        """The core value."""
+        return Schedule(
+            frequency=self.frequency,
+            time_of_day=self.time_of_day,
+            timezone=self.timezone,
+            start_date=self.start_date,
+            weekdays_only=self.weekdays_only,
+            weekdays=frozenset(self.weekdays),
+            month_days=frozenset(self.month_days),
+            months=frozenset(self.months),
+            offset_days=self.offset_days,
+            end_date=self.end_date,
+        )
+
+
+class ConfigurationIn(Strict):
+    """A new patch configuration (three steps: devices, patches, schedule)."""
+
+    name: Name
+    description: Annotated[str, Field(max_length=2000)] = ""
+    enabled: bool = True
+    precedence: Annotated[int, Field(ge=1, le=10_000)] = 10
+    device_query: Annotated[str, Field(max_length=2000)] = ""
+    static_devices: Annotated[list[uuid.UUID], Field(max_length=10_000)] = []
+    clients: list[int] | None = None
+    patch_selection: PatchSelection = PatchSelection.APPROVED
+    patch_query: Annotated[str, Field(max_length=2000)] = ""
+    selected_patches: list[Annotated[str, Field(max_length=600)]] = []
+    schedule: ScheduleIn
+    reboot: RebootPolicy = RebootPolicy.NEVER
+    notify: list[Annotated[str, Field(max_length=300)]] = []
+
+
+class ConfigurationOut(BaseModel):
+    """A patch configuration with its next and last run."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str
+    level: str
+    client_id: int | None
+    enabled: bool
+    precedence: int
+    device_query: str
+    static_devices: list[str]
+    patch_selection: str
+    patch_query: str
+    selected_patches: list[str]
+    schedule: dict[str, object]
+    reboot: str
+    notify: list[str]
+    created_at: datetime
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+
+
+class RunOut(BaseModel):
+    """A started configuration run."""
+
+    run_id: uuid.UUID

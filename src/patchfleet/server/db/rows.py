@@ -217,6 +217,9 @@ class OrderRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     reboot_required: Mapped[bool] = mapped_column(Boolean, default=False)
     rebooted: Mapped[bool] = mapped_column(Boolean, default=False)
+    run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("configuration_runs.id", ondelete="SET NULL"), index=True
+    )
 
 
 class JobPatchRow(Base):
@@ -303,3 +306,60 @@ class ActivityRow(Base):
     object_name: Mapped[str] = mapped_column(String(600), default="")
     action: Mapped[str] = mapped_column(String(40))
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class ConfigurationRow(Base):
+    """A patch configuration (CFG-*): which devices, which patches, when, reboot."""
+
+    __tablename__ = "configurations"
+    __table_args__ = (UniqueConstraint("partner_id", "client_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(unique=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE")
+    )
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    clients: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    precedence: Mapped[int] = mapped_column(Integer)
+    device_query: Mapped[str] = mapped_column(Text, default="")
+    static_devices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    patch_selection: Mapped[str] = mapped_column(String(20))
+    patch_query: Mapped[str] = mapped_column(Text, default="")
+    selected_patches: Mapped[list[str]] = mapped_column(JSON, default=list)
+    schedule: Mapped[dict[str, object]] = mapped_column(JSON)
+    reboot: Mapped[str] = mapped_column(String(10), default="no")
+    notify: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    last_run_at: Mapped[datetime | None]
+    next_run_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class ConfigurationRunRow(Base):
+    """One run of a configuration: its jobs and its summary e-mail."""
+
+    __tablename__ = "configuration_runs"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    configuration_id: Mapped[int] = mapped_column(
+        ForeignKey("configurations.id", ondelete="CASCADE"), index=True
+    )
+    trigger: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    summary_due_at: Mapped[datetime]
+    summary_sent_at: Mapped[datetime | None]
+
+
+class LeaseRow(Base):
+    """A named lease: one scheduler acts at a time (SCH-11)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]

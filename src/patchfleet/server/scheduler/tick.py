@@ -1,29 +1,44 @@
 """Periodic server work, run in-process: each task is one service call.
 
-Tasks are idempotent, so several server workers may run them side by side; the
-database lease of FEATURES SCH-11 comes with the scan and configuration schedules.
+Scheduled runs need one actor: each tick first claims the ``scheduler`` lease row
+with a conditional update (SCH-11); a worker that does not hold it only runs the
+idempotent housekeeping (lost jobs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from patchfleet.server.services import jobs
+from patchfleet.server.services import configurations, jobs, scheduling
 
 INTERVAL_SECONDS = 30.0
 
 
-def tick(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
+HOLDER = uuid.uuid4().hex
+LEASE = timedelta(seconds=90)
+
+
+def tick(
+    sessions: sessionmaker[Session], now: datetime, holder: str = HOLDER
+) -> dict[str, int]:
     """Run every periodic task once; returns what each did."""
     with sessions() as session:
-        return {"lost_jobs": jobs.expire_lost(session, now=now)}
+        done = {
+            "lost_jobs": jobs.expire_lost(session, now=now),
+            "configuration_runs": 0,
+        }
+        if not scheduling.claim(session, holder=holder, now=now, lease=LEASE):
+            return done
+        done["configuration_runs"] = len(configurations.run_due(session, now=now))
+        return done
 
 
 async def _loop(app: FastAPI, clock: Callable[[], datetime]) -> None:

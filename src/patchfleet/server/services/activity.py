@@ -21,6 +21,7 @@ class ObjectType(StrEnum):
     CLIENT = "Client"
     DEVICE = "Device"
     INSTALL = "Install"
+    CONFIGURATION = "Configuration"
     SCAN = "Scan"
 
 

@@ -26,7 +26,14 @@ from patchfleet.core.jobs import (
     merge_outcomes,
     transition,
 )
-from patchfleet.core.policy import PatchFacts, bulk, is_installable_by
+from patchfleet.core.policy import (
+    ApprovalOutcome,
+    Decision,
+    PatchFacts,
+    Rating,
+    bulk,
+    is_installable_by,
+)
 from patchfleet.core.tenancy import Principal, Role, Scope, require_role
 from patchfleet.core.updates import Classification, Severity, UpdateState
 from patchfleet.protocol import v1
@@ -67,13 +74,26 @@ def plan_device(
     wanted: set[str] | None,
     client: ClientPolicy,
     now: datetime,
+    *,
+    selection_approves: bool = False,
 ) -> tuple[list[DeviceUpdateRow], list[tuple[DeviceUpdateRow, str]]]:
-    """Split a device's wanted patches into (to install, skipped with the reason)."""
+    """Split a device's wanted patches into (to install, skipped with the reason).
+
+    With ``selection_approves`` (a configuration that selects patches by hand or by
+    query, CFG-11/12) the selection stands for the approval, but a blocklisted or
+    rejected patch is still never installed (MP-12).
+    """
     install, skipped = [], []
     for u in missing:
         if wanted is not None and u.patch_id not in wanted:
             continue
         rating, decision = client.decide(facts(u), now)
+        if selection_approves and rating is not Rating.BLOCKLISTED:
+            decision = (
+                Decision(ApprovalOutcome.APPROVED, "selected by the configuration")
+                if (decision.outcome is not ApprovalOutcome.REJECTED)
+                else decision
+            )
         if is_installable_by(decision, rating):
             install.append(u)
         else:
@@ -96,14 +116,15 @@ def _job_patch(
     }
 
 
-def _create_job(
+def create_job(
     session: Session,
     device: DeviceRow,
     install: list[DeviceUpdateRow],
     skipped: list[tuple[DeviceUpdateRow, str]],
     reboot: RebootPolicy,
-    principal: Principal,
+    principal: Principal | None,
     now: datetime,
+    run_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     order_id = uuid.uuid4()
     devices.add_order(
@@ -113,7 +134,8 @@ def _create_job(
         kind="install",
         status=str(JobStatus.PENDING),
         created_at=now,
-        created_by=principal.user_id,
+        created_by=principal.user_id if principal else None,
+        run_id=run_id,
         delivered_at=None,
         completed_at=None,
         reboot=str(reboot),
@@ -167,7 +189,7 @@ def install_now(
             if not install:
                 continue
             created.append(
-                _create_job(session, device, install, skipped, reboot, principal, now)
+                create_job(session, device, install, skipped, reboot, principal, now)
             )
             activity.record(
                 session,
