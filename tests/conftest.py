@@ -15,6 +15,8 @@ pytest_plugins = [
     "support.browser",
     "support.api",
     "support.agents",
+    "support.smtp",
+    "support.hooks",
 ]
 
 _FOLDER_MARKERS = {
