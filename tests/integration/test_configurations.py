@@ -202,6 +202,11 @@ def test_blocklisted_patch_is_not_installed_by_any_configuration(api, fleet):
             {"name": "x", "static_devices": []}, "select devices", id="no-devices"
         ),
         pytest.param(
+            {"name": "x", "device_query": "hostname = a", "notify": ["not an address"]},
+            "notify",
+            id="bad-cc-address",
+        ),
+        pytest.param(
             {
                 "name": "x",
                 "device_query": "hostname = a",
@@ -262,3 +267,34 @@ def test_only_the_lease_holder_runs_schedules(api, fleet, clock):
     assert tick(sessions, clock(), holder="a")["configuration_runs"] == 1
     clock.advance(minutes=10)  # a's lease lapsed: b may take over
     assert tick(sessions, clock(), holder="b")["configuration_runs"] == 0
+
+
+def test_summary_mail_two_hours_after_the_run(api, fleet, clock, smtp_sink):
+    from patchfleet.server.notify.mail import SmtpMailer
+    from patchfleet.server.settings import Settings
+
+    mailer = SmtpMailer(Settings(smtp_host=smtp_sink.host, smtp_port=smtp_sink.port))
+    api.http.post(
+        "/api/v1/patches/approve", json={"patch_ids": [DEMO]}, headers=api.admin
+    )
+    config = create(
+        api,
+        api.client_id,
+        name="Weekly web",
+        device_query="hostname = web-*",
+        notify=["ops@example.com"],
+    )
+    api.http.post(f"/api/v1/configurations/{config['id']}/run", headers=api.admin)
+    sessions = api.http.app.state.sessionmaker
+    assert tick(sessions, clock.advance(minutes=119), mailer=mailer)["summaries"] == 0
+    assert smtp_sink.messages == []
+    assert tick(sessions, clock.advance(minutes=1), mailer=mailer)["summaries"] == 1
+    (mail,) = smtp_sink.messages
+    assert mail["To"] == "ops@example.com"
+    assert "Weekly web" in mail["Subject"]
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "web-1" in body
+    assert "web-2" in body
+    assert (
+        tick(sessions, clock.advance(minutes=1), mailer=mailer)["summaries"] == 0
+    )  # sent once

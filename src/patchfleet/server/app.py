@@ -26,6 +26,7 @@ from patchfleet.server.api import (
 )
 from patchfleet.server.api.limits import BodyLimitMiddleware
 from patchfleet.server.db.engine import make_engine, make_sessionmaker
+from patchfleet.server.notify.mail import make_mailer
 from patchfleet.server.scheduler.tick import lifespan
 from patchfleet.server.settings import Settings
 from patchfleet.server.web import pages
@@ -63,6 +64,7 @@ def create_app(
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.clock = clock
     app.state.run_scheduler = run_scheduler
+    app.state.mailer = make_mailer(settings)
     errors.install(app)
     for module in (
         health,

@@ -17,7 +17,8 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from patchfleet.server.services import configurations, jobs, scheduling
+from patchfleet.server.notify.mail import Mailer, NullMailer
+from patchfleet.server.services import configurations, jobs, scheduling, summaries
 
 INTERVAL_SECONDS = 30.0
 
@@ -27,23 +28,32 @@ LEASE = timedelta(seconds=90)
 
 
 def tick(
-    sessions: sessionmaker[Session], now: datetime, holder: str = HOLDER
+    sessions: sessionmaker[Session],
+    now: datetime,
+    holder: str = HOLDER,
+    mailer: Mailer | None = None,
 ) -> dict[str, int]:
     """Run every periodic task once; returns what each did."""
     with sessions() as session:
         done = {
             "lost_jobs": jobs.expire_lost(session, now=now),
             "configuration_runs": 0,
+            "summaries": 0,
         }
         if not scheduling.claim(session, holder=holder, now=now, lease=LEASE):
             return done
         done["configuration_runs"] = len(configurations.run_due(session, now=now))
+        done["summaries"] = summaries.send_due(
+            session, mailer=mailer or NullMailer(), now=now
+        )
         return done
 
 
 async def _loop(app: FastAPI, clock: Callable[[], datetime]) -> None:
     while True:
-        await run_in_threadpool(tick, app.state.sessionmaker, clock())
+        await run_in_threadpool(
+            tick, app.state.sessionmaker, clock(), HOLDER, app.state.mailer
+        )
         await asyncio.sleep(INTERVAL_SECONDS)
 
 

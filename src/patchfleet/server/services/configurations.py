@@ -25,6 +25,7 @@ from patchfleet.core.schedules import Frequency, Schedule, next_run, validate
 from patchfleet.core.tenancy import Principal, Role, Scope, require_role
 from patchfleet.server.db.queries import configurations, patches
 from patchfleet.server.db.rows import ConfigurationRow, DeviceRow
+from patchfleet.server.notify.mail import validate_address
 from patchfleet.server.services import activity, jobs
 from patchfleet.server.services.activity import ObjectType
 from patchfleet.server.services.policy import ClientPolicy, load_client_policy
@@ -93,6 +94,8 @@ def schedule_from_json(d: dict[str, Any]) -> Schedule:
 
 def _check(spec: ConfigurationSpec, scope: Scope) -> None:
     validate(spec.schedule)
+    for address in spec.notify:
+        validate_address(address, loc=("body", "notify"))
     if spec.device_query:
         parse(spec.device_query, DEVICE_FIELDS)
     elif scope.is_partner_level:
