@@ -15,8 +15,9 @@ import pytest
 
 from patchfleet.agent.managers import apt
 from patchfleet.agent.managers.apt import AptManager, Release, Simulation
-from patchfleet.agent.managers.base import CommandFailedError, ParseError
+from patchfleet.agent.managers.base import CommandFailedError, InstallTarget, ParseError
 from patchfleet.agent.runner import Completed, RecordedRunner
+from patchfleet.core.jobs import PatchStatus
 from patchfleet.core.packages import Package
 from patchfleet.core.updates import Classification as C
 from patchfleet.core.updates import Update
@@ -580,3 +581,195 @@ def test_manager_reboot_required_reads_marker_under_dir(
     runner = RecordedRunner()
     runner.add(CONFIG_ARGV, f"ROOT='{tmp_path}/'\nSTATUS='{tmp_path}/var/lib/dpkg/status'\nARCH='amd64'\n")  # fmt: skip
     assert AptManager(runner).reboot_required() is has_marker
+
+
+# --- installs and repairs (lab-apt-get-install-*, lab-interrupted-*) ---------------
+#
+# Captured on the lab endpoint of the README with the install-fault packages of
+# build_apt_repo.sh: `apt-get install ...` of demo-conflict=1.0-2 over demo-tool
+# 1.0-1 (exit 100) and of demo-tool=1.0-9 (exit 100); `apt-config dump DPkg::Options`;
+# then demo-slow=1.0-2 killed (SIGKILL to its process group) inside the preinst:
+# `dpkg --audit` (exit 0), dpkg-query as above, the next `apt-get install` and
+# `apt-get check` (exit 100 each).
+
+LAB_CONFIG = (
+    "ROOT='/tmp/patchfleet-lab/ep/'\n"
+    "STATUS='/tmp/patchfleet-lab/ep/var/lib/dpkg/status'\nARCH='amd64'\n"
+)
+LAB_DPKG_QUERY = (
+    "dpkg-query", "--admindir=/tmp/patchfleet-lab/ep/var/lib/dpkg", "-W", DPKG_FORMAT,
+)  # fmt: skip
+LAB_AUDIT = ("dpkg", "--admindir=/tmp/patchfleet-lab/ep/var/lib/dpkg", "--audit")
+INSTALL_ARGV = (
+    "apt-get", "install", "-y", "--no-remove", "-o", "DPkg::Lock::Timeout=300",
+    "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
+)  # fmt: skip
+
+
+def test_install_message_keeps_dpkg_own_error_golden() -> None:
+    message = apt.install_message(
+        read("lab-apt-get-install-conflict.txt"),
+        read("lab-apt-get-install-conflict.stderr.txt"),
+    )
+    assert message == (
+        "dpkg: error processing archive /tmp/patchfleet-lab/ep/var/cache/apt/archives/"
+        "demo-conflict_1.0-2_all.deb (--unpack):\n"
+        " trying to overwrite '/usr/bin/demo-tool', which is also in package demo-tool"
+        " 1.0-1\nE: Sub-process /usr/bin/dpkg returned an error code (1)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        pytest.param(
+            "lab-apt-get-install-missing-version.stderr.txt",
+            "E: Version '1.0-9' for 'demo-tool' was not found",
+            id="version-gone",
+        ),
+        pytest.param(
+            "lab-interrupted-apt-get-install.stderr.txt",
+            "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to"
+            " correct the problem.",
+            id="interrupted",
+        ),
+    ],
+)
+def test_install_message_apt_errors_golden(fixture: str, expected: str) -> None:
+    assert apt.install_message("", read(fixture)) == expected
+
+
+def test_parse_apt_config_list_golden() -> None:
+    text = read("lab-apt-config-dump-dpkg-options.txt")
+    assert apt.parse_apt_config_list(text, "DPkg::Options") == [
+        "--root=/tmp/patchfleet-lab/ep",
+        "--log=/tmp/patchfleet-lab/ep/var/log/dpkg.log",
+        "--force-script-chrootless",
+    ]
+    assert apt.parse_apt_config_list(text, "dpkg::options") != []  # keys ignore case
+    assert apt.parse_apt_config_list('DPkg::Options "";\n', "DPkg::Options") == []
+    with pytest.raises(ParseError, match="apt-config dump"):
+        apt.parse_apt_config_list("DPkg::Options:: --root\n", "DPkg::Options")
+
+
+def test_parse_dpkg_status_keeps_half_installed_golden() -> None:
+    entries = apt.parse_dpkg_status(read("lab-interrupted-dpkg-query.txt"))
+    assert [(e.name, e.version, e.status, e.needs_reinstall) for e in entries] == [
+        ("demo-conflict", "1.0-1", "ii ", False),
+        ("demo-slow", "1.0-1", "iHR", True),
+        ("demo-tool", "1.0-1", "ii ", False),
+    ]
+    installed = apt.parse_dpkg_query(read("lab-interrupted-dpkg-query.txt"))
+    assert [e.name for e in installed] == ["demo-conflict", "demo-tool"]
+
+
+@pytest.mark.parametrize(
+    ("arch", "spec"),
+    [
+        pytest.param("all", "demo-tool=1:1.0-2", id="all"),
+        pytest.param("", "demo-tool=1:1.0-2", id="no-arch"),
+        pytest.param("i386", "demo-tool:i386=1:1.0-2", id="foreign"),
+    ],
+)
+def test_apt_spec(arch: str, spec: str) -> None:
+    assert apt.apt_spec(InstallTarget("demo-tool", "1:1.0-2", arch)) == spec
+
+
+def lab_install_runner(dpkg_query: str) -> EnvRecordingRunner:
+    runner = EnvRecordingRunner()
+    runner.add(CONFIG_ARGV, LAB_CONFIG)
+    runner.add(LAB_DPKG_QUERY, dpkg_query)
+    return runner
+
+
+def test_manager_install_failure_carries_dpkg_message() -> None:
+    runner = lab_install_runner(read("lab-interrupted-dpkg-query.txt"))
+    runner.add(
+        (*INSTALL_ARGV, "demo-conflict=1.0-2"),
+        read("lab-apt-get-install-conflict.txt"),
+        100,
+        read("lab-apt-get-install-conflict.stderr.txt"),
+    )
+    target = InstallTarget("demo-conflict", "1.0-2", "all")
+    [result] = AptManager(runner).install([target])
+    assert (result.target, result.status) == (target, PatchStatus.FAILED)
+    assert "trying to overwrite '/usr/bin/demo-tool'" in result.message
+    assert runner.envs[-1] == {
+        "DEBIAN_FRONTEND": "noninteractive",
+        "APT_LISTCHANGES_FRONTEND": "none",
+    }
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        pytest.param(InstallTarget("demo-tool", "1.0-1", "all"), "already at 1.0-1", id="same"),
+        pytest.param(InstallTarget("demo-tool", "1.0~rc1-1", "all"), "already at 1.0-1", id="older"),
+        pytest.param(InstallTarget("demo-gone", "2.0", "all"), "not installed", id="gone"),
+        pytest.param(InstallTarget("demo-tool", "1.0-2", "i386"), "not installed", id="other-arch"),
+    ],
+)  # fmt: skip
+def test_manager_install_not_applicable_runs_no_apt_get(
+    target: InstallTarget, message: str
+) -> None:
+    runner = lab_install_runner(read("lab-interrupted-dpkg-query.txt"))
+    [result] = AptManager(runner).install([target])
+    assert (result.status, result.message) == (PatchStatus.NOT_APPLICABLE, message)
+    assert {argv[0] for argv in runner.calls} == {"apt-config", "dpkg-query"}
+
+
+APT_CHECK = ("apt-get", "check")
+
+
+def test_manager_repair_nothing_to_do_ignores_dpkg_audit() -> None:
+    runner = lab_install_runner(read("lab-dpkg-query.txt"))
+    runner.add(APT_CHECK, "Reading package lists...\n")
+    assert AptManager(runner).repair() is None
+    # dpkg --audit also lists harmless things (missing md5sums): never asked here
+    assert LAB_AUDIT not in runner.calls
+
+
+def test_blocking_problems_golden() -> None:
+    check = Completed(
+        APT_CHECK, 100, "", read("lab-interrupted-apt-get-check.stderr.txt")
+    )
+    entries = apt.parse_dpkg_status(read("lab-interrupted-dpkg-query.txt"))
+    assert apt.blocking_problems(check, entries) == (
+        "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to"
+        " correct the problem.\ndemo-slow 1.0-1 iHR"
+    )
+    assert apt.blocking_problems(Completed(APT_CHECK, 0), entries[:1]) == ""
+
+
+def test_manager_repair_runs_dpkg_with_apt_options_then_reinstalls() -> None:
+    runner = lab_install_runner(read("lab-interrupted-dpkg-query.txt"))
+    runner.add(APT_CHECK, returncode=100, stderr=read("lab-interrupted-apt-get-check.stderr.txt"))  # fmt: skip
+    audit = read("lab-interrupted-dpkg-audit.txt")
+    runner.add(LAB_AUDIT, audit)
+    runner.add(("apt-config", "dump", "DPkg::Options"), read("lab-apt-config-dump-dpkg-options.txt"))  # fmt: skip
+    configure = (
+        "dpkg", "--root=/tmp/patchfleet-lab/ep",
+        "--log=/tmp/patchfleet-lab/ep/var/log/dpkg.log", "--force-script-chrootless",
+        "--force-confdef", "--force-confold", "--configure", "-a",
+    )  # fmt: skip
+    runner.add(configure)
+    runner.add((*INSTALL_ARGV, "-f"))
+    reinstall = (*INSTALL_ARGV, "--reinstall", "demo-slow=1.0-1")
+    runner.add(reinstall, returncode=100, stderr="E: Unable to fetch some archives\n")
+    report = AptManager(runner).repair()
+    assert report is not None
+    assert runner.calls[-7:-3] == [configure, (*INSTALL_ARGV, "-f"), LAB_DPKG_QUERY, reinstall]  # fmt: skip
+    assert runner.calls[-3:] == [APT_CHECK, LAB_DPKG_QUERY, LAB_AUDIT]
+    assert report.found.startswith("E: dpkg was interrupted")
+    assert report.found.endswith(audit.strip())
+    assert not report.is_repaired  # the recording still lists demo-slow afterwards
+    assert report.actions[-1].endswith("(exit 100): E: Unable to fetch some archives")
+    assert "demo-slow 1.0-1 iHR" in report.summary
+
+
+def test_manager_repair_audit_failure_raises() -> None:
+    runner = lab_install_runner(read("lab-interrupted-dpkg-query.txt"))
+    runner.add(APT_CHECK)
+    runner.add(LAB_AUDIT, returncode=2, stderr="dpkg: error: cannot access archive")
+    with pytest.raises(CommandFailedError, match="cannot access archive"):
+        AptManager(runner).repair()

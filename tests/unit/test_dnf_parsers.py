@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 
-from patchfleet.agent.managers.base import CommandFailedError, ParseError
+from patchfleet.agent.managers.base import CommandFailedError, InstallTarget, ParseError
 from patchfleet.agent.managers.dnf import (
     Advisory,
     Candidate,
     DnfManager,
     classify,
     evr,
+    nevra,
     parse_check_update,
+    parse_dnf_check,
     parse_needs_restarting,
     parse_repoquery,
     parse_rpm_query,
@@ -25,6 +27,7 @@ from patchfleet.agent.managers.dnf import (
     parse_updateinfo_list,
 )
 from patchfleet.agent.runner import RecordedRunner
+from patchfleet.core.jobs import PatchStatus
 from patchfleet.core.packages import Package
 from patchfleet.core.updates import Classification, Severity, Update, UpdateState
 
@@ -425,3 +428,112 @@ def test_reboot_required_failures(returncode, stdout):
     )
     with pytest.raises(CommandFailedError):
         DnfManager(runner).reboot_required()
+
+
+# --- installs and repairs -----------------------------------------------------------
+#
+# dnf-4.14-install-*.stderr.txt: `-y install NEVRA` on a lab endpoint with demo-tool and
+# demo-conflict 1.0-1 installed and updates enabled (exit 1 each): demo-conflict-1.0-2
+# (it also ships /usr/bin/demo-tool) and demo-tool-1.0-9 (no such version).
+# dnf-4.14-check-duplicates{,.stderr}.txt: `check --duplicates` (exit 1) after
+# `rpm --root EP -i --replacefiles demo-tool-1.0-2.noarch.rpm` left two versions
+# installed, as an rpm transaction cut off before erasing the old one does.
+
+INSTALL = (*DNF, "-y", "install")
+CHECK = (*DNF, "check", "--duplicates")
+REMOVE_DUPLICATES = (*DNF, "-y", "remove", "--duplicates")
+
+
+def test_parse_dnf_check_golden():
+    assert parse_dnf_check(golden("dnf-4.14-check-duplicates.txt")) == [
+        "demo-tool-1.0-1.noarch is a duplicate with demo-tool-1.0-2.noarch"
+    ]
+    assert parse_dnf_check("") == []
+
+
+@pytest.mark.parametrize(
+    ("target", "spec"),
+    [
+        pytest.param(InstallTarget("demo-tool", "1.0-2", "noarch"), "demo-tool-1.0-2.noarch", id="noarch"),
+        pytest.param(InstallTarget("kmod-demo", "1:1.0-2", "noarch"), "kmod-demo-1:1.0-2.noarch", id="epoch"),
+        pytest.param(InstallTarget("demo-tool", "1.0-2"), "demo-tool-1.0-2", id="any-arch"),
+    ],
+)  # fmt: skip
+def test_nevra(target, spec):
+    assert nevra(target) == spec
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "fixture", "message"),
+    [
+        pytest.param(
+            "demo-conflict",
+            "1.0-2",
+            "dnf-4.14-install-conflict.stderr.txt",
+            "file /usr/bin/demo-tool from install of demo-conflict-1.0-2.noarch "
+            "conflicts with file from package demo-tool-1.0-1.noarch",
+            id="file-conflict",
+        ),
+        pytest.param(
+            "demo-tool",
+            "1.0-9",
+            "dnf-4.14-install-no-match.stderr.txt",
+            "Error: Unable to find a match: demo-tool-1.0-9.noarch",
+            id="version-gone",
+        ),
+    ],
+)
+def test_install_failure_carries_dnf_message(name, version, fixture, message):
+    runner = recorded_lab()
+    runner.add(RPM_QA, golden("rpm-4.18-qa.txt") + f"{name}|0|1.0|1|noarch|(none)\n")
+    spec = f"{name}-{version}.noarch"
+    runner.add((*INSTALL, spec), returncode=1, stderr=golden(fixture))
+    [result] = DnfManager(runner).install([InstallTarget(name, version, "noarch")])
+    assert result.status == PatchStatus.FAILED
+    assert message in result.message
+    assert runner.calls[-1] == (*INSTALL, spec)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        pytest.param(InstallTarget("kmod-demo", "1:1.0-1", "noarch"), "already at 1:1.0-1", id="same-epoch"),
+        pytest.param(InstallTarget("kmod-demo", "1.0-9", "noarch"), "already at 1:1.0-1", id="epoch-wins"),
+        pytest.param(InstallTarget("demo-gone", "1.0-2", "noarch"), "not installed", id="gone"),
+    ],
+)  # fmt: skip
+def test_install_not_applicable_runs_no_dnf(target, message):
+    runner = recorded_lab()
+    [result] = DnfManager(runner).install([target])
+    assert (result.status, result.message) == (PatchStatus.NOT_APPLICABLE, message)
+    assert runner.calls == [RPM_QA]
+
+
+def test_repair_nothing_to_do():
+    runner = RecordedRunner()
+    runner.add(CHECK)
+    assert DnfManager(runner).repair() is None
+
+
+def test_repair_removes_duplicates():
+    runner = RecordedRunner()
+    runner.add(
+        CHECK,
+        golden("dnf-4.14-check-duplicates.txt"),
+        1,
+        golden("dnf-4.14-check-duplicates.stderr.txt"),
+    )
+    runner.add(REMOVE_DUPLICATES)
+    report = DnfManager(runner).repair()
+    assert report is not None
+    assert runner.calls == [CHECK, REMOVE_DUPLICATES, CHECK]
+    assert report.found.startswith("demo-tool-1.0-1.noarch is a duplicate")
+    assert report.actions == ("dnf -q -y remove --duplicates",)
+    assert not report.is_repaired  # the recording lists the duplicate again
+
+
+def test_repair_check_failure_raises():
+    runner = RecordedRunner()
+    runner.add(CHECK, returncode=1, stderr="Error: rpmdb open failed")
+    with pytest.raises(CommandFailedError, match="rpmdb open failed"):
+        DnfManager(runner).repair()

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import random
+import shlex
 import signal
 import sys
 import threading
@@ -27,11 +28,18 @@ from patchfleet.agent.config import (
     load_identity,
     save_identity,
 )
+from patchfleet.agent.jobs import ACTIVE_KEY
 from patchfleet.agent.loop import Agent, run_forever, scan
 from patchfleet.agent.managers import select
 from patchfleet.agent.managers.base import PackageManager
 from patchfleet.agent.outbox import Outbox
-from patchfleet.agent.runner import SubprocessRunner
+from patchfleet.agent.reboot import (
+    CommandRebooter,
+    DisabledRebooter,
+    Rebooter,
+    SystemRebooter,
+)
+from patchfleet.agent.runner import Runner, SubprocessRunner
 from patchfleet.protocol import v1
 
 app = typer.Typer(
@@ -54,6 +62,15 @@ DnfRoot = Annotated[Path | None, typer.Option(help="dnf installroot of the endpo
 Hostname = Annotated[
     str | None, typer.Option(help="Report this hostname instead of the system's.")
 ]
+RebootCommand = Annotated[
+    str | None,
+    typer.Option(
+        help="Command run instead of rebooting the system when a job reboots "
+        "(split like a shell line, run without a shell). Without it, an agent "
+        "given --apt-config or --dnf-root never reboots.",
+        envvar="PATCHFLEET_AGENT_REBOOT_COMMAND",
+    ),
+]
 
 
 def utc_now() -> datetime:
@@ -67,6 +84,7 @@ def _config(
     apt_config: Path | None,
     dnf_root: Path | None,
     hostname: str | None,
+    reboot_command: str | None = None,
 ) -> AgentConfig:
     return AgentConfig(
         state_dir=state_dir or default_state_dir(os.environ),
@@ -74,7 +92,17 @@ def _config(
         apt_config=apt_config,
         dnf_installroot=dnf_root,
         hostname=hostname,
+        reboot_command=tuple(shlex.split(reboot_command or "")),
     )
+
+
+def _rebooter(config: AgentConfig, runner: Runner) -> Rebooter:
+    """The configured command; never this machine when driving an alternate root."""
+    if config.reboot_command:
+        return CommandRebooter(runner, config.reboot_command)
+    if config.apt_config is not None or config.dnf_installroot is not None:
+        return DisabledRebooter()  # a lab endpoint is not the host it runs on
+    return SystemRebooter(runner)
 
 
 def _manager(config: AgentConfig, runner: SubprocessRunner) -> PackageManager:
@@ -166,9 +194,13 @@ def run(
     no_refresh: Annotated[
         bool, typer.Option(help="Do not refresh repository metadata before scans.")
     ] = False,
+    reboot_command: RebootCommand = None,
 ) -> None:
-    """Check in, report inventory and scans, and run orders, until stopped."""
-    config = _config(state_dir, backend, apt_config, dnf_root, hostname)
+    """Check in, report inventory and scans, and run orders, until stopped.
+
+    The first cycle finishes an install job a crash cut off (repair, final report).
+    """
+    config = _config(state_dir, backend, apt_config, dnf_root, hostname, reboot_command)
     identity = load_identity(config.identity_path)
     if identity is None:
         err.print("[red]not enrolled:[/red] run `patchfleet agent enroll` first")
@@ -191,6 +223,7 @@ def run(
             interval=interval or identity.checkin_interval_seconds,
             scan_interval=timedelta(hours=scan_hours),
             refresh_before_scan=not no_refresh,
+            rebooter=_rebooter(config, runner),
         )
         cycles = {"n": 0}
 
@@ -261,3 +294,7 @@ def status(state_dir: StateDir = None) -> None:
         f"spooled results: {len(outbox.pending())}; refused: {outbox.dead_count()}"
     )
     out.print(f"last scan: {outbox.get('last_scan_at') or 'never'}")
+    active = outbox.get_json(ACTIVE_KEY)
+    if isinstance(active, dict):
+        order_id = active["order"]["id"]
+        out.print(f"install job {order_id} running, or cut off (the next run ends it)")

@@ -84,6 +84,10 @@ class ServerClient:
         """Upload installed packages."""
         self._post("/agent/v1/inventory", report)
 
+    def send_job_report(self, report: v1.JobReport | str) -> None:
+        """Upload install-job progress or its end (a model, or its spooled JSON)."""
+        self._post("/agent/v1/jobs", report)
+
     def send_scan(self, report: v1.ScanReport | str) -> None:
         """Upload a scan result (a model, or its spooled JSON as stored)."""
         self._post("/agent/v1/scans", report)

@@ -23,6 +23,7 @@ class AgentConfig:
     scan_interval_seconds: int = 6 * 3600
     jitter_fraction: float = 0.2
     interval_override: int | None = None
+    reboot_command: tuple[str, ...] = ()  # empty: reboot the system (DEC-11)
 
     @property
     def identity_path(self) -> Path:

@@ -1,16 +1,18 @@
-"""One agent cycle: flush the outbox, check in, send inventory, run orders.
+"""One agent cycle: finish a cut-off job, flush the outbox, check in, run orders.
 
 ``run_once`` returns how long to sleep; ``run_forever`` is a few lines around it. Every
 result is written to the outbox *before* it is sent, so a crash or an unreachable
-server loses nothing: the next cycle sends it.
+server loses nothing: the next cycle sends it. An install job that a crash cut off is
+finished (repaired, reported final) at the start of the next cycle, before check-in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from patchfleet.agent.client import (
@@ -19,8 +21,16 @@ from patchfleet.agent.client import (
     ServerUnavailableError,
     StaleBaseError,
 )
+from patchfleet.agent.jobs import (
+    JOB_KIND,
+    JobContext,
+    finish_interrupted,
+    order_key,
+    run_install,
+)
 from patchfleet.agent.managers.base import PackageManager, PackageManagerError
 from patchfleet.agent.outbox import Outbox
+from patchfleet.agent.reboot import DisabledRebooter, Rebooter
 from patchfleet.agent.runner import RunnerError
 from patchfleet.core.checkins import next_delay
 from patchfleet.core.packages import Package, index, inventory_delta, inventory_hash
@@ -43,6 +53,7 @@ class Agent:
     jitter_fraction: float = 0.2
     refresh_before_scan: bool = True
     failures: int = 0
+    rebooter: Rebooter = field(default_factory=DisabledRebooter)
 
 
 def scan(
@@ -76,18 +87,39 @@ def scan(
     )
 
 
+def send_job_report(client: ServerClient, payload: str) -> None:
+    """POST a spooled ``JobReport`` as stored (``/agent/v1/jobs``)."""
+    client.send_job_report(payload)
+
+
+#: How each kind of spooled message is sent (the server validates the payload).
+SENDERS: dict[str, Callable[[ServerClient, str], None]] = {
+    "scan": ServerClient.send_scan,
+    JOB_KIND: send_job_report,
+}
+
+
 def flush(agent: Agent) -> int:
     """Send spooled results, oldest first; returns how many were delivered or refused."""
     handled = 0
     for message in agent.outbox.pending():
-        try:
-            if message.kind == "scan":
-                agent.client.send_scan(message.payload)  # the server validates it
-            agent.outbox.done(message.id)
-        except ServerRejectedError as exc:
-            agent.outbox.reject(message.id, str(exc))
+        sender = SENDERS.get(message.kind)
+        if sender is None:
+            agent.outbox.reject(message.id, f"unknown message kind {message.kind!r}")
+        else:
+            try:
+                sender(agent.client, message.payload)
+                agent.outbox.done(message.id)
+            except ServerRejectedError as exc:
+                agent.outbox.reject(message.id, str(exc))
         handled += 1
     return handled
+
+
+def publish(agent: Agent) -> None:
+    """Send what is spooled if the server is there; otherwise the next cycle does."""
+    with contextlib.suppress(ServerUnavailableError):
+        flush(agent)
 
 
 def _snapshot(packages: list[Package], digest: str) -> str:
@@ -137,17 +169,22 @@ def send_inventory(
     agent.outbox.set("inventory", _snapshot(packages, digest))
 
 
-def spool_scan(agent: Agent, order_id: uuid.UUID | None) -> None:
-    """Scan and write the result to the outbox; ``flush`` sends it."""
+def spool_scan(
+    agent: Agent, order_id: uuid.UUID | None, *, refresh: bool | None = None
+) -> None:
+    """Scan and write the result to the outbox; ``flush`` sends it.
+
+    ``refresh`` None means the agent's setting (``refresh_before_scan``).
+    """
     report = scan(
         agent.manager,
         clock=agent.clock,
         order_id=order_id,
-        refresh=agent.refresh_before_scan,
+        refresh=agent.refresh_before_scan if refresh is None else refresh,
     )
     agent.outbox.put("scan", report.model_dump_json(), report.finished_at.isoformat())
     if order_id is not None:
-        agent.outbox.set(f"order:{order_id}", "done")
+        agent.outbox.set(order_key(order_id), "done")
     agent.outbox.set("last_scan_at", report.finished_at.isoformat())
 
 
@@ -155,6 +192,30 @@ def run_scan(agent: Agent, order_id: uuid.UUID | None) -> None:
     """Scan, spool the result, then send everything spooled."""
     spool_scan(agent, order_id)
     flush(agent)
+
+
+def job_context(agent: Agent) -> JobContext:
+    """What install jobs need from this agent; after an install it rescans (no refresh:
+    the install used the current metadata)."""
+    return JobContext(
+        manager=agent.manager,
+        outbox=agent.outbox,
+        clock=agent.clock,
+        rebooter=agent.rebooter,
+        publish=lambda: publish(agent),
+        rescan=lambda: spool_scan(agent, None, refresh=False),
+    )
+
+
+def run_orders(agent: Agent, orders: list[v1.Order]) -> None:
+    """Scan orders, then install orders; each order id runs at most once."""
+    fresh = [o for o in orders if agent.outbox.get(order_key(o.id)) is None]
+    for order in fresh:
+        if order.kind == v1.OrderKind.SCAN:
+            run_scan(agent, order.id)
+    for order in fresh:
+        if order.kind == v1.OrderKind.INSTALL:
+            run_install(job_context(agent), order)
 
 
 def _reboot_required(manager: PackageManager) -> bool | None:
@@ -176,8 +237,9 @@ def cycle(agent: Agent) -> None:
     """One full exchange with the server; raises ServerUnavailableError when it is down.
 
     A scheduled scan runs even when the server is unreachable: its result waits in
-    the outbox.
+    the outbox, like the final report of an install job finished here after a crash.
     """
+    finish_interrupted(job_context(agent))
     if _scan_due(agent):
         spool_scan(agent, None)
     flush(agent)
@@ -204,12 +266,7 @@ def cycle(agent: Agent) -> None:
     agent.interval = response.checkin_interval_seconds
     if packages is not None and response.inventory != v1.InventoryWanted.NONE:
         send_inventory(agent, packages, digest, response.inventory)
-    for order in response.orders:
-        if (
-            order.kind == v1.OrderKind.SCAN
-            and agent.outbox.get(f"order:{order.id}") is None
-        ):
-            run_scan(agent, order.id)
+    run_orders(agent, response.orders)
 
 
 def run_once(agent: Agent, *, random_unit: float) -> float:

@@ -7,7 +7,15 @@
 #   lab-updates    Origin Lab,  Label Lab            bugfix pocket (+ a phased and a blocked update)
 #   lab-backports  Origin Lab,  Label Lab Backports  backports
 #   thirdparty     Origin Acme, Label Acme           third-party vendor
-# Packages are Architecture: all, without maintainer scripts.
+# Packages are Architecture: all. Install-fault packages (issue 3, items 6 and 7):
+#   demo-conflict 1.0-2  also ships /usr/bin/demo-tool: dpkg refuses, "trying to overwrite"
+#   demo-slow     1.0-2  preinst waits 30 s the first time (kill -9 tests), then no more
+#   demo-reboot   1.0-2  postinst touches var/run/reboot-required (reboot tests); both
+#                        versions ship the conffile /etc/demo-reboot.conf, so a local
+#                        edit makes dpkg ask unless told what to do (no-prompt tests)
+# Their maintainer scripts run on the HOST under --force-script-chrootless (TESTLAB
+# §2.5): they write only below "${DPKG_ROOT}" and refuse to run without it. The
+# other packages have no maintainer scripts.
 set -euo pipefail
 OUT=$1 PORT=$2
 mkdir -p "$OUT"/{www,gnupg} && chmod 700 "$OUT/gnupg" && cd "$OUT"
@@ -33,6 +41,12 @@ acme-agent    1.0-1       thirdparty    admin  Initial release.
 acme-agent    1.1-1       thirdparty    admin  Faster check-ins.
 demo-blocked  1.0-1       lab           utils  Initial release.
 demo-blocked  1.1-1       lab-updates   utils  Needs a library no suite provides.
+demo-conflict 1.0-1       lab           utils  Initial release.
+demo-conflict 1.0-2       lab-updates   utils  Ships a file of demo-tool by mistake.
+demo-slow     1.0-1       lab           utils  Initial release.
+demo-slow     1.0-2       lab-updates   utils  Slow upgrade: the preinst takes a while.
+demo-reboot   1.0-1       lab           utils  Initial release.
+demo-reboot   1.0-2       lab-updates   utils  Core fix that asks for a reboot.
 '
 # SUITE ORIGIN LABEL (label may contain spaces: rest of line)
 SUITES='
@@ -44,6 +58,29 @@ thirdparty    Acme Acme
 '
 PHASED='demo-phased 1.0-2 0'   # PACKAGE VERSION Phased-Update-Percentage
 BLOCKED='demo-blocked 1.1-1'   # PACKAGE VERSION that Depends on a package no suite has (kept back)
+CONFLICT='demo-conflict 1.0-2' # PACKAGE VERSION that also ships /usr/bin/demo-tool
+SLOW='demo-slow 1.0-2'         # PACKAGE VERSION whose preinst waits (once per endpoint)
+REBOOT='demo-reboot 1.0-2'     # PACKAGE VERSION whose postinst asks for a reboot
+CONFFILE='demo-reboot'         # PACKAGE whose versions ship /etc/PACKAGE.conf as a conffile
+# preinst of $SLOW: marks its start, then waits the first time only (so a repair that
+# reinstalls it is quick); a test polls for the marker and kills dpkg meanwhile.
+SLOW_PREINST='#!/bin/sh
+set -e
+state="${DPKG_ROOT:?chrootless lab endpoints only}/var/lib/demo-slow"
+mkdir -p "$state"
+if [ ! -e "$state/preinst-started" ]; then
+  echo "$$" > "$state/preinst-started"
+  sleep 30
+fi
+'
+REBOOT_POSTINST='#!/bin/sh
+set -e
+if [ "$1" = configure ]; then
+  mkdir -p "${DPKG_ROOT:?chrootless lab endpoints only}/var/run"
+  touch "$DPKG_ROOT/var/run/reboot-required"
+  echo demo-reboot >> "$DPKG_ROOT/var/run/reboot-required.pkgs"
+fi
+'
 
 mk() {  # mk PACKAGE VERSION SUITE SECTION NOTE
   local p=$1 v=$2 dist=$3 sec=$4 note=$5 d=$OUT/build/$1_$2
@@ -52,6 +89,10 @@ mk() {  # mk PACKAGE VERSION SUITE SECTION NOTE
     "$p" "$v" "$sec" "$p" > "$d/DEBIAN/control"
   [ "$p $v" != "$BLOCKED" ] || echo 'Depends: demo-missing (>= 1)' >> "$d/DEBIAN/control"
   printf '#!/bin/sh\necho %s %s\n' "$p" "$v" > "$d/usr/bin/$p"; chmod 755 "$d/usr/bin/$p"
+  [ "$p $v" != "$CONFLICT" ] || cp "$d/usr/bin/$p" "$d/usr/bin/demo-tool"
+  [ "$p $v" != "$SLOW" ] || { printf '%s' "$SLOW_PREINST" > "$d/DEBIAN/preinst"; chmod 755 "$d/DEBIAN/preinst"; }
+  [ "$p $v" != "$REBOOT" ] || { printf '%s' "$REBOOT_POSTINST" > "$d/DEBIAN/postinst"; chmod 755 "$d/DEBIAN/postinst"; }
+  [ "$p" != "$CONFFILE" ] || { mkdir -p "$d/etc"; echo "setting=$v" > "$d/etc/$p.conf"; echo "/etc/$p.conf" > "$d/DEBIAN/conffiles"; }
   local cl=www/changelogs/main/${p:0:1}/$p   # plain-text changelog for `apt-get changelog`
   mkdir -p "$cl"
   printf '%s (%s) %s; urgency=high\n\n  * %s\n\n -- Lab <lab@example.invalid>  Tue, 02 Jan 2024 00:00:00 +0000\n' \

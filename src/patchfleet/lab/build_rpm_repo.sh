@@ -14,10 +14,15 @@
 #   linux-firmware  20240101-1  20240201-1  none (-> firmware; in needs-restarting's
 #                                           reboot list, so installing it asks for one)
 #   kmod-demo       1:1.0-1     1:1.0-2     none (-> driver; epoch 1)
+#   demo-conflict   1.0-1       1.0-2       none; 1.0-2 also ships /usr/bin/demo-tool, so
+#                                           rpm refuses it while demo-tool is installed
+#                                           ("file ... conflicts with file from package")
 set -euo pipefail
 OUT=$(realpath -m "$1")
 mkdir -p "$OUT"/{specs,repo-base,repo-updates}
 cd "$OUT"
+
+CONFLICT=demo-conflict-1.0-2  # NAME-VERSION-RELEASE that also ships /usr/bin/demo-tool
 
 mk() {  # mk REPO NAME EPOCH VERSION RELEASE
   local repo=$1 name=$2 epoch=$3 ver=$4 rel=$5 top=$OUT/build/$2-$4-$5
@@ -31,7 +36,9 @@ mk() {  # mk REPO NAME EPOCH VERSION RELEASE
     printf '%%install\nmkdir -p %%{buildroot}/usr/bin\n'
     printf "printf '#!/bin/sh\\\\necho %s %s-%s\\\\n' > %%{buildroot}/usr/bin/%s\n" "$name" "$ver" "$rel" "$name"
     printf 'chmod 755 %%{buildroot}/usr/bin/%s\n' "$name"
+    [ "$name-$ver-$rel" != "$CONFLICT" ] || printf 'cp %%{buildroot}/usr/bin/%s %%{buildroot}/usr/bin/demo-tool\n' "$name"
     printf '%%files\n/usr/bin/%s\n' "$name"
+    [ "$name-$ver-$rel" != "$CONFLICT" ] || echo /usr/bin/demo-tool
     printf '%%changelog\n* Tue Jan 02 2024 Lab <lab@example.invalid> - %s-%s\n- %s\n' \
       "$ver" "$rel" "$([ "$name-$ver-$rel" = demo-tool-1.0-2 ] \
         && echo 'Fix buffer overflow in parser (CVE-2024-0001)' || echo 'Lab build.')"
@@ -51,6 +58,7 @@ demo-daemon 0 1.0-1 1.0-2
 demo-plain 0 1.0-1 1.0-2
 linux-firmware 0 20240101-1 20240201-1
 kmod-demo 1 1.0-1 1.0-2
+demo-conflict 0 1.0-1 1.0-2
 PKGS
 for job in $(jobs -p); do wait "$job"; done   # a failed build fails the script
 

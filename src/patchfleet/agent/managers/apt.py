@@ -5,6 +5,12 @@ of ``upgradable()`` is exactly ``apt list --upgradable``; candidate origins come
 ``apt-cache policy`` (package file -> release, and per package: version -> package
 files), holds and source names from the dpkg database, and the actionable state from
 ``apt-get -s dist-upgrade``. No python-apt: it is not on PyPI.
+
+``install()`` runs one ``apt-get install name=version`` per target; ``repair()`` runs
+``dpkg --configure -a`` (with apt's own ``DPkg::Options``), ``apt-get -f install`` and
+reinstalls half-installed packages at their recorded version when ``apt-get check``
+or the dpkg states show an unfinished run. The dpkg database itself is parsed in
+``dpkg.py``; what is left is one cohesive adapter, a little over 400 lines.
 """
 
 from __future__ import annotations
@@ -16,10 +22,29 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from patchfleet.agent.managers.base import CommandFailedError, ParseError
+from patchfleet.agent.managers.base import (
+    CommandFailedError,
+    InstallResult,
+    InstallTarget,
+    ParseError,
+    RepairReport,
+    applicability,
+    verify,
+)
+from patchfleet.agent.managers.dpkg import (
+    AUDIT_CODES,
+    DPKG_QUERY_FORMAT,
+    DpkgEntry,
+    dpkg_errors,
+    parse_dpkg_query,
+    parse_dpkg_status,
+    unsettled,
+)
 from patchfleet.agent.runner import Completed, Runner
+from patchfleet.core.jobs import PatchStatus
 from patchfleet.core.packages import Package
 from patchfleet.core.updates import Classification, Update, UpdateState, strongest
+from patchfleet.core.versions import Scheme
 
 TIMEOUT = 300.0
 UPDATE_TIMEOUT = 900.0
@@ -31,6 +56,22 @@ POLICY = ("apt-cache", "policy")
 SIMULATE = ("apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade")
 CONFIG = ("apt-config", "shell", "ROOT", "Dir/d", "STATUS", "Dir::State::status/f")
 CONFIG_ARCH = ("ARCH", "APT::Architecture")  # appended to CONFIG
+INSTALL_TIMEOUT = 3600.0
+#: Exactly one ``name=version`` is appended (MP-12: never "upgrade all"); conffile
+#: questions keep the local file, and another apt run holding the lock is waited for.
+INSTALL = (
+    "apt-get", "install", "-y", "--no-remove", "-o", "DPkg::Lock::Timeout=300",
+    "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
+)  # fmt: skip
+FIX_BROKEN = (*INSTALL, "-f")
+#: Fails (exit 100, "E: dpkg was interrupted ...") while dpkg's journal is pending, or
+#: on broken dependencies: what would make every ``apt-get install`` fail.
+CHECK = ("apt-get", "check")
+REINSTALL = (*INSTALL, "--reinstall")  # + name=version recorded by dpkg
+DPKG_OPTIONS = ("apt-config", "dump", "DPkg::Options")
+#: ``dpkg --configure -a`` after an interruption, non-interactive like INSTALL.
+CONFIGURE_PENDING = ("--force-confdef", "--force-confold", "--configure", "-a")
+INSTALL_ENV = {"APT_LISTCHANGES_FRONTEND": "none"}
 
 #: Exit codes that mean success, per program; any other code (apt's tools exit 100 on
 #: any error) is a CommandFailedError carrying the tool's message.
@@ -40,19 +81,11 @@ SUCCESS_CODES: Mapping[str, Mapping[int, str]] = {
     "apt-cache": {0: "shown"},
     "apt-config": {0: "shown"},
     "dpkg-query": {0: "shown", 1: "a pattern matched no package"},
+    "dpkg": {0: "done"},
 }
 #: ``apt-get -s`` exits 100 with one of these when the resolver finds no upgrade at all
 #: (a broken system): every update is then blocked rather than the scan failing.
 UNRESOLVED_MARKERS = ("E: Unmet dependencies", "E: Error, pkgProblemResolver")
-
-DPKG_QUERY_FORMAT = (
-    "${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\t"
-    "${source:Version}\\t${db:Status-Abbrev}\\t${Section}\\n"
-)
-#: dpkg current states (2nd letter of db:Status-Abbrev) reported as installed: the
-#: files of that version are on disk. Installed, triggers-awaited, triggers-pending,
-#: half-configured and unpacked; not half-installed, config-files or not-installed.
-INSTALLED_STATES = frozenset("iWtFU")
 
 #: Origins of distributions (first party), as opposed to third-party vendors. Their
 #: pockets may also be told by the archive: Ubuntu keeps ``Codename: jammy`` in
@@ -92,31 +125,6 @@ class AptPaths:
     root: Path
     status: Path
     arch: str
-
-
-@dataclass(frozen=True, slots=True)
-class DpkgEntry:
-    """One installed package as ``dpkg-query`` reports it."""
-
-    name: str
-    version: str
-    arch: str
-    source_name: str
-    source_version: str
-    status: str
-    section: str
-
-    @property
-    def package(self) -> Package:
-        """The core value."""
-        return Package(
-            self.name, self.version, self.arch, self.source_name, self.source_version
-        )
-
-    @property
-    def is_held(self) -> bool:
-        """True when the dpkg selection is ``hold`` (``apt-mark hold``)."""
-        return self.status.startswith("h")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,17 +195,26 @@ def _shell_words(value: str) -> list[str]:
         return []
 
 
-def parse_dpkg_query(text: str) -> list[DpkgEntry]:
-    """Parse ``dpkg-query -W -f=DPKG_QUERY_FORMAT``; keep ``INSTALLED_STATES`` only."""
-    entries = []
+def parse_apt_config_list(text: str, key: str) -> list[str]:
+    """Values of list ``key`` in ``apt-config dump KEY`` (``Key:: "value";`` lines)."""
+    prefix = f"{key.lower()}:: "
+    values = []
     for line in filter(None, text.splitlines()):
-        fields = line.split("\t")
-        if len(fields) != 7 or len(fields[5]) != 3 or not fields[0]:
-            raise ParseError(f"dpkg-query: unexpected line {line!r}")
-        entry = DpkgEntry(*fields)
-        if entry.status[1] in INSTALLED_STATES:
-            entries.append(entry)
-    return entries
+        name, _, rest = line.partition(" ")
+        if not rest.startswith('"') or not rest.endswith('";'):
+            raise ParseError(f"apt-config dump: unexpected line {line!r}")
+        if f"{name.lower()} " == prefix:
+            values.append(rest[1:-2])
+    return values
+
+
+def install_message(stdout: str, stderr: str) -> str:
+    """dpkg's own error lines (with their indented details), then apt's ``E:`` lines."""
+    apt_errors = [
+        line.rstrip() for line in stderr.splitlines() if line[:2] in ("E:", "W:")
+    ]
+    kept = dpkg_errors(stderr) + apt_errors
+    return "\n".join(kept) or apt_message(stderr) or apt_message(stdout)
 
 
 def parse_apt_list(text: str) -> list[ListedUpgrade]:
@@ -388,10 +405,26 @@ def to_update(row: ListedUpgrade, snapshot: AptSnapshot) -> Update:
     )
 
 
+def blocking_problems(check: Completed, entries: Sequence[DpkgEntry]) -> str:
+    """What an interrupted run left: ``apt-get check``'s errors, unsettled packages."""
+    failed = apt_message(check.stderr) or "apt-get check failed"
+    lines = (failed.splitlines() if check.returncode else []) + unsettled(entries)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def apt_spec(target: InstallTarget) -> str:
+    """``name=version``, or ``name:arch=version`` for an architecture other than all."""
+    name = target.name
+    if target.arch and target.arch != "all":
+        name = f"{name}:{target.arch}"
+    return f"{name}={target.version}"
+
+
 class AptManager:
     """The apt/dpkg package manager, optionally confined by an ``APT_CONFIG`` file."""
 
     name = "apt"
+    scheme = Scheme.DEB
 
     def __init__(self, runner: Runner, apt_config: Path | None = None) -> None:
         """Use ``runner``; export ``APT_CONFIG=apt_config`` to every call if given."""
@@ -427,6 +460,53 @@ class AptManager:
         """Whether ``<Dir>/var/run/reboot-required`` exists."""
         return (self._paths().root / "var/run/reboot-required").exists()
 
+    def install(self, targets: Sequence[InstallTarget]) -> list[InstallResult]:
+        """One ``apt-get install name=version`` per target (see ``PackageManager``)."""
+        return [self._install_one(target) for target in targets]
+
+    def _install_one(self, target: InstallTarget) -> InstallResult:
+        skip = applicability(self.installed(), target, self.scheme)
+        if skip is not None:
+            return skip
+        done = self._install((*INSTALL, apt_spec(target)))
+        if done.returncode != 0:
+            message = install_message(done.stdout, done.stderr)
+            return InstallResult(target, PatchStatus.FAILED, message)
+        return verify(self.installed(), target, self.scheme)
+
+    def repair(self) -> RepairReport | None:
+        """Finish an interrupted dpkg run when ``blocking_problems`` finds one."""
+        paths = self._paths()
+        found = self._problems(paths)
+        if not found:
+            return None
+        options = parse_apt_config_list(self._run(DPKG_OPTIONS).stdout, "DPkg::Options")
+        steps = [self._install(("dpkg", *options, *CONFIGURE_PENDING))]
+        steps.append(self._install(FIX_BROKEN))
+        for entry in parse_dpkg_status(self._dpkg_status(paths)):
+            if entry.needs_reinstall:
+                spec = f"{_apt_name(entry, paths.arch)}={entry.version}"
+                steps.append(self._install((*REINSTALL, spec)))
+        actions = tuple(_describe(step) for step in steps)
+        return RepairReport(found, self._problems(paths), actions)
+
+    def _problems(self, paths: AptPaths) -> str:
+        check = self._runner.run(CHECK, env=self._env, timeout=TIMEOUT)
+        found = blocking_problems(check, parse_dpkg_status(self._dpkg_status(paths)))
+        return f"{found}\n{self._audit(paths)}".strip() if found else ""
+
+    def _audit(self, paths: AptPaths) -> str:
+        argv = ("dpkg", f"--admindir={paths.status.parent}", "--audit")
+        done = self._runner.run(argv, env=self._env, timeout=TIMEOUT)
+        listed = done.returncode in AUDIT_CODES and bool(done.stdout.strip())
+        if done.returncode != 0 and not listed:
+            raise CommandFailedError(argv, done.returncode, done.stderr)
+        return done.stdout.strip()
+
+    def _install(self, argv: Sequence[str]) -> Completed:
+        env = {**self._env, **INSTALL_ENV}
+        return self._runner.run(argv, env=env, timeout=INSTALL_TIMEOUT)
+
     def _paths(self) -> AptPaths:
         values = parse_apt_config_shell(self._run((*CONFIG, *CONFIG_ARCH)).stdout)
         if not {"ROOT", "STATUS", "ARCH"} <= values.keys():
@@ -434,9 +514,12 @@ class AptManager:
         return AptPaths(Path(values["ROOT"]), Path(values["STATUS"]), values["ARCH"])
 
     def _dpkg_entries(self, paths: AptPaths) -> list[DpkgEntry]:
+        return parse_dpkg_query(self._dpkg_status(paths))
+
+    def _dpkg_status(self, paths: AptPaths) -> str:
         admindir = f"--admindir={paths.status.parent}"
         argv = ("dpkg-query", admindir, "-W", f"-f={DPKG_QUERY_FORMAT}")
-        return parse_dpkg_query(self._run(argv).stdout)
+        return self._run(argv).stdout
 
     def _simulate(self) -> Simulation:
         done = self._runner.run(SIMULATE, env=self._env, timeout=TIMEOUT)
@@ -459,3 +542,12 @@ def _apt_name(entry: DpkgEntry, native_arch: str) -> str:
     """The name apt prints for an installed package: ``name:arch`` if foreign."""
     is_native = entry.arch in (native_arch, "all")
     return entry.name if is_native else f"{entry.name}:{entry.arch}"
+
+
+def _describe(done: Completed) -> str:
+    """One action of a repair: the command, and its message when it failed."""
+    command = " ".join(done.argv)
+    if done.returncode == 0:
+        return command
+    message = install_message(done.stdout, done.stderr)
+    return f"{command} (exit {done.returncode}): {message}"

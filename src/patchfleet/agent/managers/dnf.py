@@ -9,19 +9,33 @@ dnf 4 has no JSON output, so ``installed()`` reads an ``rpm --qf`` format and
   fixed ``--qf`` format; a candidate missing from check-update is ``held``;
 * ``updateinfo list --updates``: which advisory covers which package;
 * ``updateinfo info --updates``: each advisory's type, severity and CVEs.
+
+``install()`` runs one ``dnf install NEVRA`` per target (an exact newer version of an
+installed package is an upgrade); ``repair()`` asks ``dnf check --duplicates`` and
+removes the duplicates an interrupted rpm transaction leaves (``dnf remove
+--duplicates``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TypeVar
 
-from patchfleet.agent.managers.base import CommandFailedError, ParseError
+from patchfleet.agent.managers.base import (
+    CommandFailedError,
+    InstallResult,
+    InstallTarget,
+    ParseError,
+    RepairReport,
+    applicability,
+    verify,
+)
 from patchfleet.agent.runner import Completed, Runner
+from patchfleet.core.jobs import PatchStatus
 from patchfleet.core.packages import Package
 from patchfleet.core.updates import (
     CLASSIFICATION_ORDER,
@@ -32,6 +46,7 @@ from patchfleet.core.updates import (
     normalise_severity,
     strongest,
 )
+from patchfleet.core.versions import Scheme
 
 T = TypeVar("T")
 
@@ -49,6 +64,17 @@ UPDATEINFO_INFO = ("updateinfo", "info", "--updates", "--disableexcludes=all")
 # run; $releasever only feeds repo URLs and cache paths (TESTLAB §3 uses 12).
 DEFAULT_RELEASEVER = "12"
 TIMEOUT_SECONDS = 900.0
+INSTALL_TIMEOUT_SECONDS = 3600.0
+
+# Exactly one NEVRA is appended to INSTALL (MP-12: never "upgrade all").
+INSTALL = ("-y", "install")
+# A duplicate is what an interrupted rpm transaction leaves (the new version is in,
+# the old one was never erased). Other `dnf check` findings (a dependency problem
+# from a third-party repo) may predate any job and block nothing, so only
+# duplicates count. `dnf check` exits 1 when it lists some.
+CHECK = ("check", "--duplicates")
+REMOVE_DUPLICATES = ("-y", "remove", "--duplicates")
+CHECK_EXIT: dict[int, bool] = {0: False, 1: True}  # True: problems listed
 
 # Exit-code tables: every accepted code and what it means; others raise.
 SUCCESS_EXIT: dict[int, bool] = {0: True}
@@ -317,6 +343,17 @@ def build_update(
     )
 
 
+def parse_dnf_check(stdout: str) -> list[str]:
+    """The problems ``dnf -q check`` lists on stdout, one per line."""
+    return [line.strip() for line in stdout.splitlines() if line.strip()]
+
+
+def nevra(target: InstallTarget) -> str:
+    """``name-[epoch:]version-release[.arch]``, the spec of one exact package."""
+    spec = f"{target.name}-{target.version}"
+    return f"{spec}.{target.arch}" if target.arch else spec
+
+
 def _message(result: Completed) -> str:
     return result.stderr.strip() or result.stdout.strip() or "no output"
 
@@ -325,6 +362,7 @@ class DnfManager:
     """Package manager backend for dnf 4 (RHEL 8/9, Fedora, and Debian's dnf)."""
 
     name = "dnf"
+    scheme = Scheme.RPM
 
     def __init__(
         self,
@@ -416,3 +454,41 @@ class DnfManager:
         if verdict is None or verdict is not expected:
             raise CommandFailedError(argv, result.returncode, _message(result))
         return verdict
+
+    def install(self, targets: Sequence[InstallTarget]) -> list[InstallResult]:
+        """One ``dnf install NEVRA`` per target (see ``PackageManager``)."""
+        return [self._install_one(target) for target in targets]
+
+    def _install_one(self, target: InstallTarget) -> InstallResult:
+        skip = applicability(self.installed(), target, self.scheme)
+        if skip is not None:
+            return skip
+        argv = self._dnf(*INSTALL, nevra(target))
+        result = self._runner.run(argv, timeout=INSTALL_TIMEOUT_SECONDS)
+        if result.returncode != 0:
+            return InstallResult(target, PatchStatus.FAILED, _message(result))
+        return verify(self.installed(), target, self.scheme)
+
+    def repair(self) -> RepairReport | None:
+        """Remove the duplicates an interrupted transaction left (``dnf check``).
+
+        Whether a target got in is read from the rpmdb (``rpm -q``), not from
+        ``dnf history``: the job compares each target with ``installed()``.
+        """
+        found = self._check()
+        if not found:
+            return None
+        argv = self._dnf(*REMOVE_DUPLICATES)
+        result = self._runner.run(argv, timeout=INSTALL_TIMEOUT_SECONDS)
+        action = " ".join(argv)
+        if result.returncode != 0:
+            action += f" (exit {result.returncode}): {_message(result)}"
+        return RepairReport("\n".join(found), "\n".join(self._check()), (action,))
+
+    def _check(self) -> list[str]:
+        argv = self._dnf(*CHECK)
+        result, listed = self._run(argv, CHECK_EXIT)
+        found = parse_dnf_check(result.stdout)
+        if listed and not found:  # exit 1 without a listed problem: dnf failed
+            raise CommandFailedError(argv, result.returncode, _message(result))
+        return found
