@@ -250,3 +250,24 @@ def test_scheduler_tick_expires_lost_jobs(api, device, clock):
     assert tick(sessions, clock())["lost_jobs"] == 0
     assert tick(sessions, clock.advance(hours=1))["lost_jobs"] == 1
     assert tick(sessions, clock.advance(hours=1))["lost_jobs"] == 0
+
+
+def test_by_patch_shows_ratings_and_the_client_decision(api, device):
+    post(api, "/api/v1/patches/rate", {"patch_ids": [DEMO], "rating": "blocklisted"})
+    post(api, "/api/v1/patches/approve", {"patch_ids": [LIB]})
+    partner = api.http.get(
+        "/api/v1/missing-patches/by-patch", headers=api.admin
+    ).json()["items"]
+    assert {p["name"]: (p["rating"], p["approval"]) for p in partner} == {
+        "demo-tool": ("blocklisted", ""),
+        "demo-lib": ("not_rated", ""),
+    }
+    client = api.http.get(
+        "/api/v1/missing-patches/by-patch",
+        params={"client_id": api.client_id},
+        headers=api.admin,
+    ).json()["items"]
+    assert {p["name"]: (p["rating"], p["approval"]) for p in client} == {
+        "demo-tool": ("blocklisted", "rejected"),
+        "demo-lib": ("not_rated", "approved"),
+    }

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from patchfleet.core.updates import Classification
 from patchfleet.server.api.deps import (
+    NowDep,
     PageDep,
     ScopeDep,
     SessionDep,
@@ -32,6 +33,7 @@ router = APIRouter(
 
 @router.get("/by-patch")
 def by_patch(
+    now: NowDep,
     scope: ScopeDep,
     session: SessionDep,
     paging: PageDep,
@@ -51,6 +53,7 @@ def by_patch(
         descending=descending,
         search=search,
         classification=str(classification or ""),
+        now=now,
     )
 
 

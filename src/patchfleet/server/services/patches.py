@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from patchfleet.core.errors import NotFoundError
+from patchfleet.core.policy import PatchFacts, Rating
 from patchfleet.core.tenancy import Scope
-from patchfleet.core.updates import CLASSIFICATION_ORDER, Classification, patch_id
+from patchfleet.core.updates import (
+    CLASSIFICATION_ORDER,
+    Classification,
+    Severity,
+    patch_id,
+)
 from patchfleet.server.db.queries import devices, patches
+from patchfleet.server.services import policy
 from patchfleet.server.services.views import (
     MissingPatch,
     Page,
@@ -107,10 +115,16 @@ def by_patch(
     descending: bool = False,
     search: str = "",
     classification: str = "",
+    now: datetime | None = None,
 ) -> Page[PatchSummary]:
-    """One row per missing patch in scope with its device count (MP-02)."""
+    """One row per missing patch in scope with its device count and rating (MP-02).
+
+    For one client the rows also carry the approval decision at ``now`` (without
+    ``now``, deferrals are judged as of each patch's first sighting).
+    """
     with session.begin():
-        items = _fold(patches.by_patch(session, scope.client_ids))
+        found = _fold(patches.by_patch(session, scope.client_ids))
+        items = _with_policy(session, scope, found, now)
     if search:
         needle = search.lower()
         items = [
@@ -130,6 +144,48 @@ def by_patch(
         page=page,
         page_size=page_size,
     )
+
+
+def _with_policy(
+    session: Session, scope: Scope, items: list[PatchSummary], now: datetime | None
+) -> list[PatchSummary]:
+    """Add ratings (and, for one client, approval decisions) to BY PATCH rows."""
+    if scope.client_id is None:
+        ratings = policy.partner_ratings(session, partner_id=scope.partner_id)
+        return [
+            p.model_copy(
+                update={"rating": str(ratings.get(p.patch_id, Rating.NOT_RATED))}
+            )
+            for p in items
+        ]
+    client = policy.load_client_policy(
+        session, partner_id=scope.partner_id, client_id=scope.client_id
+    )
+    updated = []
+    for p in items:
+        facts = PatchFacts(
+            patch_id=p.patch_id,
+            name=p.name,
+            os_family=policy.BACKEND_FAMILIES.get(p.backend, ""),
+            first_seen_at=p.first_seen_at,
+            category=Classification(p.classification),
+            severity=Severity(p.severity),
+            source=p.source,
+            vendor_id=p.vendor_id,
+            cves=tuple(p.cves),
+            backend=p.backend,
+        )
+        rating, decision = client.decide(facts, now or p.first_seen_at)
+        updated.append(
+            p.model_copy(
+                update={
+                    "rating": str(rating),
+                    "approval": str(decision.outcome),
+                    "approval_reason": decision.reason,
+                }
+            )
+        )
+    return updated
 
 
 def patch_devices(

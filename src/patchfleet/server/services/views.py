@@ -115,6 +115,11 @@ class PatchSummary(View):
     devices: int
     installable_now: int
     first_seen_at: datetime
+    rating: str = "not_rated"
+    approval: str = (
+        ""  # one client in scope: the decision (approved, not_approved, ...)
+    )
+    approval_reason: str = ""
 
 
 class PatchDevice(View):
