@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from fastapi import APIRouter, Depends, Response, status
 
 from patchfleet.server.api.deps import (
@@ -11,7 +14,13 @@ from patchfleet.server.api.deps import (
     SessionDep,
     reject_unknown_query,
 )
-from patchfleet.server.api.schemas import ClientSettingsIn, PatchIds, RateIn
+from patchfleet.server.api.schemas import (
+    ClientSettingsIn,
+    PatchIds,
+    RateIn,
+    RuleIn,
+    RuleOut,
+)
 from patchfleet.server.services import policy
 
 router = APIRouter(
@@ -101,5 +110,67 @@ def client_settings(
         use_parent_level=body.use_parent_level,
         approval_type=body.approval_type,
         now=now,
+    )
+    return Response(status_code=NO_CONTENT)
+
+
+def _rule_out(row: Any) -> RuleOut:
+    return RuleOut(
+        id=row.uuid,
+        name=row.name,
+        level="partner" if row.client_id is None else "client",
+        client_id=row.client_id,
+        clients=row.clients,
+        query=row.query,
+        action=row.action,
+        defer_days=row.defer_days,
+        os_families=row.os_families,
+        enabled=row.enabled,
+        created_at=row.created_at,
+    )
+
+
+@router.post("/approval-rules", status_code=status.HTTP_201_CREATED)
+def create_rule(
+    body: RuleIn,
+    principal: CurrentUser,
+    scope: ScopeDep,
+    session: SessionDep,
+    now: NowDep,
+) -> RuleOut:
+    """Create an approval rule at partner level (All or Select Clients) or for one client."""
+    spec = policy.RuleSpec(
+        name=body.name,
+        query=body.query,
+        action=body.action,
+        defer_days=body.defer_days,
+        os_families=tuple(body.os_families),
+        clients=tuple(body.clients) if body.clients is not None else None,
+        enabled=body.enabled,
+    )
+    return _rule_out(
+        policy.create_rule(
+            session, principal=principal, scope=scope, spec=spec, now=now
+        )
+    )
+
+
+@router.get("/approval-rules")
+def list_rules(scope: ScopeDep, session: SessionDep) -> list[RuleOut]:
+    """Approval rules in scope."""
+    return [_rule_out(r) for r in policy.list_rules(session, scope=scope)]
+
+
+@router.delete("/approval-rules/{rule_id}", status_code=NO_CONTENT)
+def delete_rule(
+    rule_id: uuid.UUID,
+    principal: CurrentUser,
+    scope: ScopeDep,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """Delete an approval rule."""
+    policy.delete_rule(
+        session, principal=principal, scope=scope, rule_id=rule_id, now=now
     )
     return Response(status_code=NO_CONTENT)

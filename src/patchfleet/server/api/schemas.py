@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from patchfleet.core.jobs import RebootPolicy
-from patchfleet.core.policy import ApprovalType, Rating
+from patchfleet.core.policy import ApprovalType, Rating, RuleAction
 from patchfleet.core.schedules import Frequency, Schedule
 from patchfleet.core.tenancy import Role
 from patchfleet.server.services.configurations import PatchSelection
@@ -237,3 +237,31 @@ class RunOut(BaseModel):
     """A started configuration run."""
 
     run_id: uuid.UUID
+
+
+class RuleIn(Strict):
+    """An approval rule (BP-11): a patch query and what to do with matching patches."""
+
+    name: Name
+    query: Annotated[str, Field(min_length=1, max_length=2000)]
+    action: RuleAction
+    defer_days: Annotated[int, Field(ge=0, le=365)] = 0
+    os_families: list[Annotated[str, Field(max_length=32)]] = []
+    clients: list[int] | None = None
+    enabled: bool = True
+
+
+class RuleOut(BaseModel):
+    """A stored approval rule."""
+
+    id: uuid.UUID
+    name: str
+    level: str
+    client_id: int | None
+    clients: list[int] | None
+    query: str
+    action: str
+    defer_days: int
+    os_families: list[str]
+    enabled: bool
+    created_at: datetime

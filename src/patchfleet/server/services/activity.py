@@ -22,6 +22,7 @@ class ObjectType(StrEnum):
     DEVICE = "Device"
     INSTALL = "Install"
     CONFIGURATION = "Configuration"
+    RULE = "Approval Rule"
     SCAN = "Scan"
 
 

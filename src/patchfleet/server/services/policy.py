@@ -6,25 +6,32 @@ stores "approved" as a derived flag.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from patchfleet.core.errors import InvalidInputError, NotFoundError
 from patchfleet.core.policy import (
+    ALL_CLIENTS,
+    ApprovalRule,
     ApprovalType,
+    ClientScope,
     Decision,
     Level,
     ManualApproval,
     PatchFacts,
     Rating,
+    RuleAction,
     bulk,
     decide,
     effective_rating,
     rate,
 )
+from patchfleet.core.queries import PATCH_FIELDS, parse
 from patchfleet.core.tenancy import Principal, Role, Scope, require_role
 from patchfleet.core.updates import split_patch_id
 from patchfleet.server.db.queries import policy
@@ -191,6 +198,7 @@ class ClientPolicy:
     client_ratings: dict[str, Rating]
     partner_ratings: dict[str, Rating]
     approvals: dict[str, ManualApproval]
+    rules: tuple[ApprovalRule, ...] = ()
 
     def rating(self, patch_id: str) -> Rating:
         """The effective rating with inheritance."""
@@ -208,7 +216,7 @@ class ClientPolicy:
             patch,
             rating=rating,
             manual=self.approvals.get(patch.patch_id),
-            rules=(),
+            rules=self.rules,
             client_id=self.client_id,
             approval_type=self.approval_type,
             now=now,
@@ -232,9 +240,140 @@ def load_client_policy(
             session, partner_id=partner_id, owner_key=policy.PARTNER
         ),
         approvals=policy.approvals(session, client_id),
+        rules=tuple(
+            to_rule(r)
+            for r in policy.rules_for(
+                session, partner_id=partner_id, client_id=client_id
+            )
+        ),
     )
 
 
 def partner_ratings(session: Session, *, partner_id: int) -> dict[str, Rating]:
     """The partner-level ratings (no transaction)."""
     return policy.ratings(session, partner_id=partner_id, owner_key=policy.PARTNER)
+
+
+def to_rule(row: Any) -> ApprovalRule:
+    """A stored rule as a core value."""
+    return ApprovalRule(
+        id=row.id,
+        level=Level.PARTNER if row.client_id is None else Level.CLIENT,
+        query=parse(row.query, PATCH_FIELDS),
+        action=RuleAction(row.action),
+        created_at=row.created_at,
+        client_id=row.client_id,
+        clients=ClientScope.select(row.clients)
+        if row.clients is not None
+        else ALL_CLIENTS,
+        defer_days=row.defer_days,
+        os_families=frozenset(row.os_families),
+        enabled=row.enabled,
+        name=row.name,
+    )
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """An approval rule as a user writes it (BP-11)."""
+
+    name: str
+    query: str
+    action: RuleAction
+    defer_days: int = 0
+    os_families: tuple[str, ...] = ()
+    clients: tuple[int, ...] | None = None
+    enabled: bool = True
+
+
+def create_rule(
+    session: Session,
+    *,
+    principal: Principal,
+    scope: Scope,
+    spec: RuleSpec,
+    now: datetime,
+) -> Any:
+    """Create a rule at partner level (All Clients, or Select Clients) or for one client."""
+    require_role(principal, Role.ADMIN if scope.is_partner_level else Role.OPERATOR)
+    if spec.clients is not None and not set(spec.clients) <= set(scope.client_ids):
+        raise InvalidInputError(
+            "a selected client is not in scope", loc=("body", "clients")
+        )
+    with session.begin():
+        row = policy.add_rule(
+            session,
+            uuid=uuid.uuid4(),
+            partner_id=scope.partner_id,
+            client_id=scope.client_id,
+            clients=list(spec.clients)
+            if spec.clients is not None and scope.is_partner_level
+            else None,
+            name=spec.name,
+            query=spec.query,
+            action=str(spec.action),
+            defer_days=spec.defer_days,
+            os_families=[f.lower() for f in spec.os_families],
+            enabled=spec.enabled,
+            created_at=now,
+            created_by=principal.user_id,
+        )
+        to_rule(row)  # the core refuses rules that cannot be applied as written
+        activity.record(
+            session,
+            principal=principal,
+            partner_id=scope.partner_id,
+            client_id=scope.client_id,
+            object_type=ObjectType.RULE,
+            action="create",
+            now=now,
+            object_id=str(row.uuid),
+            object_name=row.name,
+            details={"query": row.query, "action": row.action},
+        )
+    return row
+
+
+def list_rules(session: Session, *, scope: Scope) -> list[Any]:
+    """Rules in scope."""
+    with session.begin():
+        return policy.rules_in_scope(
+            session,
+            partner_id=scope.partner_id,
+            client_ids=scope.client_ids,
+            partner_level=scope.is_partner_level,
+        )
+
+
+def delete_rule(
+    session: Session,
+    *,
+    principal: Principal,
+    scope: Scope,
+    rule_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Delete a rule in scope."""
+    require_role(principal, Role.OPERATOR)
+    with session.begin():
+        row = policy.rule_by_uuid(
+            session, partner_id=scope.partner_id, rule_uuid=rule_id
+        )
+        visible = row is not None and (
+            row.client_id in scope.client_ids
+            or (row.client_id is None and scope.is_partner_level)
+        )
+        if row is None or not visible:
+            raise NotFoundError(f"rule {rule_id} not found")
+        policy.remove_rule(session, row)
+        activity.record(
+            session,
+            principal=principal,
+            partner_id=scope.partner_id,
+            client_id=row.client_id,
+            object_type=ObjectType.RULE,
+            action="delete",
+            now=now,
+            object_id=str(rule_id),
+            object_name=row.name,
+        )

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from patchfleet.core.policy import ApprovalType, ManualApproval, Rating
-from patchfleet.server.db.rows import ApprovalRow, ClientRow, PatchRatingRow
+from patchfleet.server.db.rows import (
+    ApprovalRow,
+    ApprovalRuleRow,
+    ClientRow,
+    PatchRatingRow,
+)
 
 PARTNER = "partner"
 
@@ -124,3 +132,64 @@ def set_client_settings(
         .where(ClientRow.id == client_id)
         .values(use_parent_level=use_parent_level, approval_type=str(approval_type))
     )
+
+
+def add_rule(session: Session, **values: Any) -> ApprovalRuleRow:
+    """Insert an approval rule."""
+    row = ApprovalRuleRow(**values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def rules_for(
+    session: Session, *, partner_id: int, client_id: int
+) -> list[ApprovalRuleRow]:
+    """The partner's rules and the client's own (scope filtering is the core's job)."""
+    return list(
+        session.scalars(
+            select(ApprovalRuleRow).where(
+                ApprovalRuleRow.partner_id == partner_id,
+                or_(
+                    ApprovalRuleRow.client_id.is_(None),
+                    ApprovalRuleRow.client_id == client_id,
+                ),
+            )
+        )
+    )
+
+
+def rules_in_scope(
+    session: Session,
+    *,
+    partner_id: int,
+    client_ids: tuple[int, ...],
+    partner_level: bool,
+) -> list[ApprovalRuleRow]:
+    """Rules visible in a scope."""
+    cond: ColumnElement[bool] = ApprovalRuleRow.client_id.in_(client_ids)
+    if partner_level:
+        cond = or_(cond, ApprovalRuleRow.client_id.is_(None))
+    return list(
+        session.scalars(
+            select(ApprovalRuleRow)
+            .where(ApprovalRuleRow.partner_id == partner_id, cond)
+            .order_by(ApprovalRuleRow.created_at)
+        )
+    )
+
+
+def rule_by_uuid(
+    session: Session, *, partner_id: int, rule_uuid: uuid.UUID
+) -> ApprovalRuleRow | None:
+    """One rule of a partner."""
+    return session.scalar(
+        select(ApprovalRuleRow).where(
+            ApprovalRuleRow.partner_id == partner_id, ApprovalRuleRow.uuid == rule_uuid
+        )
+    )
+
+
+def remove_rule(session: Session, row: ApprovalRuleRow) -> None:
+    """Delete a rule."""
+    session.execute(delete(ApprovalRuleRow).where(ApprovalRuleRow.id == row.id))
