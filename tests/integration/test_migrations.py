@@ -26,13 +26,10 @@ def test_upgrade_is_idempotent(engine):
 
 
 def test_upgrade_keeps_existing_rows(engine):
-    from alembic import command
     from sqlalchemy import text
 
-    cfg = migrate.alembic_config(engine)
+    migrate.downgrade(engine, "0001")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")
         conn.execute(
             text(
                 "INSERT INTO partners (id, name, created_at) VALUES (7, 'p', '2026-01-01')"
@@ -48,4 +45,8 @@ def test_upgrade_keeps_existing_rows(engine):
         row = conn.execute(
             text("SELECT use_parent_level, approval_type FROM clients WHERE id = 8")
         ).one()
+        auto_scan = conn.execute(
+            text("SELECT auto_scan FROM partners WHERE id = 7")
+        ).scalar_one()
     assert (bool(row[0]), row[1]) == (False, "manual")
+    assert bool(auto_scan) is True

@@ -23,6 +23,7 @@ from patchfleet.server.api import (
     jobs,
     patches,
     policy,
+    scans,
 )
 from patchfleet.server.api.limits import BodyLimitMiddleware
 from patchfleet.server.db.engine import make_engine, make_sessionmaker
@@ -77,6 +78,7 @@ def create_app(
         jobs,
         activity,
         configurations,
+        scans,
     ):
         app.include_router(module.router)
     app.include_router(pages.router)

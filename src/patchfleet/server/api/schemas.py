@@ -265,3 +265,36 @@ class RuleOut(BaseModel):
     os_families: list[str]
     enabled: bool
     created_at: datetime
+
+
+class ScanScheduleIn(Strict):
+    """A scan schedule: devices by query (or list, for one client) and when."""
+
+    name: Name
+    device_query: Annotated[str, Field(max_length=2000)] = ""
+    static_devices: Annotated[list[uuid.UUID], Field(max_length=10_000)] = []
+    clients: list[int] | None = None
+    schedule: ScheduleIn
+    enabled: bool = True
+
+
+class ScanScheduleOut(BaseModel):
+    """A scan schedule with its next and last run (SCH-09)."""
+
+    id: uuid.UUID
+    name: str
+    level: str
+    client_id: int | None
+    device_query: str
+    static_devices: list[str]
+    schedule: dict[str, object]
+    enabled: bool
+    created_at: datetime
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+
+
+class OrderedOut(BaseModel):
+    """How many devices got a scan order."""
+
+    ordered: int

@@ -1,4 +1,9 @@
-"""Run Alembic migrations programmatically (no alembic.ini needed)."""
+"""Run Alembic migrations programmatically (no alembic.ini needed).
+
+On SQLite, foreign keys are switched off while migrating: batch migrations copy and
+drop tables, and with ``ON DELETE CASCADE`` dropping a parent table would delete the
+children's rows.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +26,26 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+def _run(engine: Engine, revision: str, *, up: bool) -> None:
+    cfg = alembic_config(engine)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end SQLAlchemy's autobegun transaction; the pragma stays
+        with connection.begin():
+            cfg.attributes["connection"] = connection
+            (command.upgrade if up else command.downgrade)(cfg, revision)
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the database schema to the newest revision."""
-    cfg = alembic_config(engine)
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    _run(engine, "head", up=True)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (for tests of upgrades over old data)."""
+    _run(engine, revision, up=False)

@@ -41,6 +41,7 @@ class PartnerRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime]
+    auto_scan: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class ClientRow(Base):
@@ -388,3 +389,30 @@ class ApprovalRuleRow(Base):
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+
+
+class ScanScheduleRow(Base):
+    """A patch scan schedule (SCN-*): devices by query or list, and when to scan."""
+
+    __tablename__ = "scan_schedules"
+    __table_args__ = (UniqueConstraint("partner_id", "client_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(unique=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE")
+    )
+    clients: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    name: Mapped[str] = mapped_column(String(200))
+    device_query: Mapped[str] = mapped_column(Text, default="")
+    static_devices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    schedule: Mapped[dict[str, object]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    last_run_at: Mapped[datetime | None]
+    next_run_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from patchfleet.server.notify.mail import Mailer, NullMailer
-from patchfleet.server.services import configurations, jobs, scheduling, summaries
+from patchfleet.server.services import (
+    configurations,
+    jobs,
+    scans,
+    scheduling,
+    summaries,
+)
 
 INTERVAL_SECONDS = 30.0
 
@@ -39,10 +45,14 @@ def tick(
             "lost_jobs": jobs.expire_lost(session, now=now),
             "configuration_runs": 0,
             "summaries": 0,
+            "scan_schedules": 0,
+            "auto_scans": 0,
         }
         if not scheduling.claim(session, holder=holder, now=now, lease=LEASE):
             return done
         done["configuration_runs"] = len(configurations.run_due(session, now=now))
+        done["scan_schedules"] = scans.run_due(session, now=now)
+        done["auto_scans"] = scans.auto_scan(session, now=now)
         done["summaries"] = summaries.send_due(
             session, mailer=mailer or NullMailer(), now=now
         )

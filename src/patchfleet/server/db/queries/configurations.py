@@ -155,3 +155,17 @@ def take_lease(
     except IntegrityError:
         return False
     return True
+
+
+def marker(session: Session, name: str) -> datetime | None:
+    """When a named periodic task last ran (kept in the lease table)."""
+    return session.scalar(select(LeaseRow.expires_at).where(LeaseRow.name == name))
+
+
+def set_marker(session: Session, name: str, at: datetime) -> None:
+    """Record when a named periodic task ran."""
+    updated = session.execute(
+        update(LeaseRow).where(LeaseRow.name == name).values(expires_at=at)
+    )
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        session.add(LeaseRow(name=name, holder="task", expires_at=at))
