@@ -665,7 +665,11 @@ def test_runs_between_equals_iterated_next_run(schedule, start, span):
 def test_next_run_is_strictly_after(schedule, after):
     run = next_run(schedule, after)
     assert run is None or run > after
-    assert next_run(schedule, after - timedelta(microseconds=1)) in {run, after}
+    # Compare in UTC: PEP 495 makes inter-zone equality of a wall time inside a DST
+    # gap always false, so a local ``after`` would never match the UTC run.
+    after_utc = after.astimezone(UTC)
+    earlier = next_run(schedule, after - timedelta(microseconds=1))
+    assert earlier in {run, after_utc}
 
 
 # --- missed_run (SCH-11) ------------------------------------------------------------
