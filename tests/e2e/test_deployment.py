@@ -16,6 +16,7 @@ import pytest
 
 from patchfleet.server.notify.mail import SmtpMailer
 from patchfleet.server.scheduler.tick import tick
+from patchfleet.server.services.summaries import Outlets
 from patchfleet.server.settings import Settings
 from support.agents import apt_agent, dnf_agent
 
@@ -79,7 +80,7 @@ def test_weekly_configuration_installs_on_selected_endpoints(
     mailer = SmtpMailer(Settings(smtp_host=smtp_sink.host, smtp_port=smtp_sink.port))
     clock.now = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
     assert (
-        tick(live_server.app.state.sessionmaker, clock(), mailer=mailer)[
+        tick(live_server.app.state.sessionmaker, clock(), outlets=Outlets(mailer))[
             "configuration_runs"
         ]
         == 1
@@ -109,7 +110,9 @@ def test_weekly_configuration_installs_on_selected_endpoints(
 
     clock.now = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
     assert (
-        tick(live_server.app.state.sessionmaker, clock(), mailer=mailer)["summaries"]
+        tick(live_server.app.state.sessionmaker, clock(), outlets=Outlets(mailer))[
+            "summaries"
+        ]
         == 1
     )
     (mail,) = smtp_sink.messages

@@ -271,6 +271,7 @@ def test_only_the_lease_holder_runs_schedules(api, fleet, clock):
 
 def test_summary_mail_two_hours_after_the_run(api, fleet, clock, smtp_sink):
     from patchfleet.server.notify.mail import SmtpMailer
+    from patchfleet.server.services.summaries import Outlets
     from patchfleet.server.settings import Settings
 
     mailer = SmtpMailer(Settings(smtp_host=smtp_sink.host, smtp_port=smtp_sink.port))
@@ -286,9 +287,15 @@ def test_summary_mail_two_hours_after_the_run(api, fleet, clock, smtp_sink):
     )
     api.http.post(f"/api/v1/configurations/{config['id']}/run", headers=api.admin)
     sessions = api.http.app.state.sessionmaker
-    assert tick(sessions, clock.advance(minutes=119), mailer=mailer)["summaries"] == 0
+    assert (
+        tick(sessions, clock.advance(minutes=119), outlets=Outlets(mailer))["summaries"]
+        == 0
+    )
     assert smtp_sink.messages == []
-    assert tick(sessions, clock.advance(minutes=1), mailer=mailer)["summaries"] == 1
+    assert (
+        tick(sessions, clock.advance(minutes=1), outlets=Outlets(mailer))["summaries"]
+        == 1
+    )
     (mail,) = smtp_sink.messages
     assert mail["To"] == "ops@example.com"
     assert "Weekly web" in mail["Subject"]
@@ -296,5 +303,43 @@ def test_summary_mail_two_hours_after_the_run(api, fleet, clock, smtp_sink):
     assert "web-1" in body
     assert "web-2" in body
     assert (
-        tick(sessions, clock.advance(minutes=1), mailer=mailer)["summaries"] == 0
+        tick(sessions, clock.advance(minutes=1), outlets=Outlets(mailer))["summaries"]
+        == 0
     )  # sent once
+
+
+def test_run_summary_is_posted_to_the_signed_webhook(api, fleet, clock, hook_receiver):
+    import httpx
+
+    from patchfleet.server.notify.mail import NullMailer
+    from patchfleet.server.notify.webhooks import (
+        HttpWebhookSender,
+        Webhook,
+        verify_signature,
+    )
+    from patchfleet.server.services.summaries import Outlets
+
+    api.http.post(
+        "/api/v1/patches/approve", json={"patch_ids": [DEMO]}, headers=api.admin
+    )
+    config = create(api, api.client_id, name="Hooked", device_query="hostname = web-1")
+    api.http.post(f"/api/v1/configurations/{config['id']}/run", headers=api.admin)
+    with httpx.Client() as client:
+        outlets = Outlets(
+            NullMailer(),
+            HttpWebhookSender(client),
+            Webhook(url=hook_receiver.url, secret="s3cret"),
+        )
+        assert (
+            tick(
+                api.http.app.state.sessionmaker, clock.advance(hours=2), outlets=outlets
+            )["summaries"]
+            == 1
+        )
+    (request,) = hook_receiver.requests
+    assert verify_signature(
+        "s3cret", request.body, request.headers["x-patchfleet-signature"]
+    )
+    payload = httpx.Response(200, content=request.body).json()
+    assert payload["event"] in ("job.finished", "job.failed")
+    assert "web-1" in request.body.decode()

@@ -28,7 +28,14 @@ from patchfleet.server.api import (
 from patchfleet.server.api.limits import BodyLimitMiddleware
 from patchfleet.server.db.engine import make_engine, make_sessionmaker
 from patchfleet.server.notify.mail import make_mailer
+from patchfleet.server.notify.webhooks import (
+    HttpWebhookSender,
+    Webhook,
+    make_webhook_client,
+    validate_url,
+)
 from patchfleet.server.scheduler.tick import lifespan
+from patchfleet.server.services.summaries import Outlets
 from patchfleet.server.settings import Settings
 from patchfleet.server.web import pages
 
@@ -65,7 +72,7 @@ def create_app(
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.clock = clock
     app.state.run_scheduler = run_scheduler
-    app.state.mailer = make_mailer(settings)
+    app.state.outlets = _outlets(settings)
     errors.install(app)
     for module in (
         health,
@@ -89,6 +96,17 @@ def create_app(
         default_limit=settings.max_api_body_bytes,
     )
     return app
+
+
+def _outlets(settings: Settings) -> Outlets:
+    """Mail, and the signed webhook when one is configured."""
+    if not settings.webhook_url:
+        return Outlets(make_mailer(settings))
+    hook = Webhook(
+        url=validate_url(settings.webhook_url), secret=settings.webhook_secret
+    )
+    sender = HttpWebhookSender(make_webhook_client(settings))
+    return Outlets(make_mailer(settings), sender, hook)
 
 
 def serve_app() -> FastAPI:

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_timeout_seconds: float = 10
     webhook_timeout_seconds: float = 5
+    webhook_url: str = ""  # job.finished / job.failed after each configuration run
+    webhook_secret: str = ""
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under ``data_dir``."""

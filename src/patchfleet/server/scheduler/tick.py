@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from patchfleet.server.notify.mail import Mailer, NullMailer
+from patchfleet.server.notify.mail import NullMailer
 from patchfleet.server.services import (
     configurations,
     jobs,
@@ -37,7 +37,7 @@ def tick(
     sessions: sessionmaker[Session],
     now: datetime,
     holder: str = HOLDER,
-    mailer: Mailer | None = None,
+    outlets: summaries.Outlets | None = None,
 ) -> dict[str, int]:
     """Run every periodic task once; returns what each did."""
     with sessions() as session:
@@ -54,7 +54,7 @@ def tick(
         done["scan_schedules"] = scans.run_due(session, now=now)
         done["auto_scans"] = scans.auto_scan(session, now=now)
         done["summaries"] = summaries.send_due(
-            session, mailer=mailer or NullMailer(), now=now
+            session, outlets=outlets or summaries.Outlets(NullMailer()), now=now
         )
         return done
 
@@ -62,7 +62,7 @@ def tick(
 async def _loop(app: FastAPI, clock: Callable[[], datetime]) -> None:
     while True:
         await run_in_threadpool(
-            tick, app.state.sessionmaker, clock(), HOLDER, app.state.mailer
+            tick, app.state.sessionmaker, clock(), HOLDER, app.state.outlets
         )
         await asyncio.sleep(INTERVAL_SECONDS)
 

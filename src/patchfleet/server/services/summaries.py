@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,7 +19,10 @@ from patchfleet.server.notify.messages import (
     RunKind,
     RunSummary,
     run_summary,
+    webhook_event,
+    webhook_payload,
 )
+from patchfleet.server.notify.webhooks import Webhook, WebhookSender
 
 
 def _summary(
@@ -45,7 +49,31 @@ def _summary(
     )
 
 
-def send_due(session: Session, *, mailer: Mailer, now: datetime) -> int:
+@dataclass(frozen=True)
+class Outlets:
+    """Where summaries go: e-mail, and optionally one signed webhook (NOTIF-*)."""
+
+    mailer: Mailer
+    webhooks: WebhookSender | None = None
+    hook: Webhook | None = None
+
+
+def _deliver(
+    outlets: Outlets, summary: RunSummary, notify: list[str], run_id: str, now: datetime
+) -> None:
+    if notify:
+        outlets.mailer.send(run_summary(summary, to=notify))
+    if outlets.webhooks is not None and outlets.hook is not None:
+        outlets.webhooks.send(
+            outlets.hook,
+            event=str(webhook_event(summary)),
+            data=webhook_payload(summary),
+            sent_at=now,
+            delivery_id=run_id,
+        )
+
+
+def send_due(session: Session, *, outlets: Outlets, now: datetime) -> int:
     """Send every due summary once; a failed delivery is retried at the next tick."""
     sent = 0
     with session.begin():
@@ -53,21 +81,14 @@ def send_due(session: Session, *, mailer: Mailer, now: datetime) -> int:
             config = session.get(ConfigurationRow, run.configuration_id)
             if config is None:
                 continue
-            if config.notify:
-                tenant = (
-                    session.scalar(
-                        select(ClientRow.name).where(ClientRow.id == config.client_id)
-                    )
-                    or "All Clients"
-                )
-                try:
-                    mailer.send(
-                        run_summary(
-                            _summary(session, run, config, tenant), to=config.notify
-                        )
-                    )
-                except DeliveryError:
-                    continue
-                sent += 1
+            tenant = session.scalar(
+                select(ClientRow.name).where(ClientRow.id == config.client_id)
+            )
+            summary = _summary(session, run, config, tenant or "All Clients")
+            try:
+                _deliver(outlets, summary, config.notify, str(run.id), now)
+            except DeliveryError:
+                continue
+            sent += 1
             run.summary_sent_at = now
     return sent
