@@ -76,3 +76,20 @@ def test_client_users_are_not_partner_users():
     require_partner_user(PARTNER_ADMIN)
     with pytest.raises(PermissionDeniedError):
         require_partner_user(CLIENT_VIEWER)
+
+
+@pytest.mark.parametrize(
+    ("scope", "owner", "expected"),
+    [
+        pytest.param(
+            Scope(1, (10, 20), None), None, True, id="partner-object-at-all-clients"
+        ),
+        pytest.param(
+            Scope(1, (10,), 10), None, False, id="partner-object-hidden-in-client-scope"
+        ),
+        pytest.param(Scope(1, (10,), 10), 10, True, id="own-client-object"),
+        pytest.param(Scope(1, (10,), 10), 20, False, id="other-client-object"),
+    ],
+)
+def test_scope_sees(scope, owner, expected):
+    assert scope.sees(owner) is expected

@@ -49,6 +49,15 @@ class Scope:
         """True for "All Clients"."""
         return self.client_id is None
 
+    def sees(self, owner_client_id: int | None) -> bool:
+        """Whether an object owned by a client (or, None, by the partner) is in scope.
+
+        Partner-level objects are visible at All Clients only (MT-02).
+        """
+        if owner_client_id is None:
+            return self.is_partner_level
+        return owner_client_id in self.client_ids
+
 
 def resolve_scope(
     principal: Principal,

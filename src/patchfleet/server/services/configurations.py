@@ -197,11 +197,7 @@ def _in_scope(session: Session, scope: Scope, config_id: uuid.UUID) -> Configura
     row = configurations.by_uuid(
         session, partner_id=scope.partner_id, config_uuid=config_id
     )
-    visible = row is not None and (
-        row.client_id in scope.client_ids
-        or (row.client_id is None and scope.is_partner_level)
-    )
-    if row is None or not visible:
+    if row is None or not scope.sees(row.client_id):
         raise NotFoundError(f"configuration {config_id} not found")
     return row
 

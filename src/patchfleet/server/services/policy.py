@@ -359,11 +359,7 @@ def delete_rule(
         row = policy.rule_by_uuid(
             session, partner_id=scope.partner_id, rule_uuid=rule_id
         )
-        visible = row is not None and (
-            row.client_id in scope.client_ids
-            or (row.client_id is None and scope.is_partner_level)
-        )
-        if row is None or not visible:
+        if row is None or not scope.sees(row.client_id):
             raise NotFoundError(f"rule {rule_id} not found")
         policy.remove_rule(session, row)
         activity.record(

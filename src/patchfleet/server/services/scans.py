@@ -130,10 +130,7 @@ def _in_scope(
     session: Session, scope: Scope, schedule_id: uuid.UUID
 ) -> ScanScheduleRow:
     row = scans.by_uuid(session, partner_id=scope.partner_id, schedule_uuid=schedule_id)
-    if row is None or not (
-        row.client_id in scope.client_ids
-        or (row.client_id is None and scope.is_partner_level)
-    ):
+    if row is None or not scope.sees(row.client_id):
         raise NotFoundError(f"scan schedule {schedule_id} not found")
     return row
 
