@@ -106,6 +106,8 @@ def message(details: dict[str, object]) -> str:
     """An entry's details as one line: ``key: value · key: a, b``."""
     parts = []
     for key, value in details.items():
+        if value in ("", None):
+            continue
         if isinstance(value, list | tuple):
             value = ", ".join(str(v) for v in value) or "—"
         parts.append(f"{key.replace('_', ' ')}: {value}")

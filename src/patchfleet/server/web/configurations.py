@@ -6,11 +6,13 @@ it posts once, and a service error is shown next to the field it is about, on it
 
 from __future__ import annotations
 
+import calendar
 import uuid
+from dataclasses import fields
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
@@ -35,21 +37,6 @@ router = APIRouter(
 )
 
 PICKER_SIZE = 500
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 FREQUENCIES = {
     Frequency.ON_DEMAND: "On demand",
     Frequency.ONCE: "Once",
@@ -59,68 +46,17 @@ FREQUENCIES = {
     Frequency.YEARLY: "Yearly",
     Frequency.PATCH_TUESDAY: "Patch Tuesday",
 }
-COMMON_ZONES = (
-    "UTC",
-    "Europe/London",
-    "Europe/Dublin",
-    "Europe/Lisbon",
-    "Europe/Berlin",
-    "Europe/Paris",
-    "Europe/Amsterdam",
-    "Europe/Madrid",
-    "Europe/Rome",
-    "Europe/Vienna",
-    "Europe/Zurich",
-    "Europe/Warsaw",
-    "Europe/Stockholm",
-    "Europe/Helsinki",
-    "Europe/Athens",
-    "Europe/Istanbul",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Phoenix",
-    "America/Los_Angeles",
-    "America/Anchorage",
-    "America/Toronto",
-    "America/Mexico_City",
-    "America/Sao_Paulo",
-    "Africa/Johannesburg",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Singapore",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Perth",
-    "Australia/Sydney",
-    "Pacific/Auckland",
-)
-# The step each field sits on, to open the wizard where an error is; 1 also holds the
-# general fields (name, precedence) shown above the steps.
-FIELD_STEPS = {
-    **dict.fromkeys(("name", "precedence", "description", "enabled"), 1),
-    **dict.fromkeys(("device_mode", "device_query", "static_devices"), 1),
-    **dict.fromkeys(("patch_selection", "patch_query", "selected_patches"), 2),
-    **dict.fromkeys(
-        (
-            "frequency",
-            "time_of_day",
-            "timezone",
-            "start_date",
-            "end_date",
-            "weekdays_only",
-            "weekdays",
-            "month_days",
-            "months",
-            "offset_days",
-            "reboot",
-            "notify",
-        ),
-        3,
-    ),
-}
+# The step a field sits on, to open the wizard where an error is; step 1 also shows
+# the general fields (name, precedence) above the steps.
+PATCH_STEP = frozenset({"patch_selection", "patch_query", "selected_patches"})
+SCHEDULE_STEP = frozenset(f.name for f in fields(Schedule)) | {"reboot", "notify"}
 LOC_FIELDS = {"ids": "selected_patches"}  # the bulk guard names its items "ids"
 Text = Annotated[str, Field(max_length=2000)]
+
+
+def step_of(field: str) -> int:
+    """The wizard step showing ``field``."""
+    return 3 if field in SCHEDULE_STEP else 2 if field in PATCH_STEP else 1
 
 
 def invalid(field: str, message: str) -> InvalidInputError:
@@ -204,7 +140,9 @@ class WizardForm(BaseModel):
                 self.month_days if frequency is Frequency.MONTHLY else ()
             ),
             months=frozenset(self.months if frequency is Frequency.YEARLY else ()),
-            offset_days=_number(self.offset_days, "offset_days", 0, 26) if tuesday else 0,
+            offset_days=_number(self.offset_days, "offset_days", 0, 26)
+            if tuesday
+            else 0,
         )
 
     def to_spec(self) -> ConfigurationSpec:
@@ -245,7 +183,7 @@ class WizardForm(BaseModel):
             return "device_query" if is_device else "patch_query"
         field = exc.loc[-1] if len(exc.loc) > 1 else "form"
         field = LOC_FIELDS.get(field, field)
-        return field if field in FIELD_STEPS else "form"
+        return field if field in WizardForm.model_fields else "form"
 
 
 NEW_FORM = WizardForm(enabled=True)
@@ -260,10 +198,12 @@ def schedule_text(data: dict[str, Any]) -> str:
         Frequency.ON_DEMAND: "On demand",
         Frequency.ONCE: f"Once on {s.start_date}",
         Frequency.DAILY: "Every weekday" if s.weekdays_only else "Every day",
-        Frequency.WEEKLY: "Weekly on " + ", ".join(WEEKDAYS[d] for d in sorted(s.weekdays)),
-        Frequency.MONTHLY: "Monthly on day " + ", ".join(map(str, sorted(s.month_days))),
+        Frequency.WEEKLY: "Weekly on "
+        + ", ".join(calendar.day_name[d] for d in sorted(s.weekdays)),
+        Frequency.MONTHLY: "Monthly on day "
+        + ", ".join(map(str, sorted(s.month_days))),
         Frequency.YEARLY: f"Yearly on day {s.start_date.day if s.start_date else '?'} of "
-        + ", ".join(MONTHS[m - 1] for m in sorted(s.months)),
+        + ", ".join(calendar.month_name[m] for m in sorted(s.months)),
         Frequency.PATCH_TUESDAY: "Patch Tuesday"
         + (f" + {s.offset_days} d" if s.offset_days else ""),
     }[s.frequency]
@@ -279,7 +219,7 @@ def local_text(at: datetime | None, zone: str) -> str:
         return "—"
     try:
         tz = ZoneInfo(zone)
-    except (ValueError, OSError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         tz, zone = ZoneInfo("UTC"), "UTC"
     aware = at if at.tzinfo else at.replace(tzinfo=UTC)
     return f"{aware.astimezone(tz):%Y-%m-%d %H:%M} {zone}"
@@ -292,12 +232,12 @@ def picker_url(viewer: Viewer, path: str, picked: list[str]) -> str:
     return f"{url}{'&' if '?' in url else '?'}{extra}" if extra else url
 
 
-HELPERS = {
+HELPERS: dict[str, Any] = {
     "schedule_text": schedule_text,
     "local_text": local_text,
     "frequencies": FREQUENCIES,
-    "weekday_names": WEEKDAYS,
-    "month_names": MONTHS,
+    "weekday_names": list(calendar.day_name),
+    "month_names": list(calendar.month_name)[1:],
 }
 
 
@@ -309,7 +249,7 @@ def wizard(
 ) -> Response:
     """The wizard, opened on the step of the first error."""
     errors = errors or {}
-    step = min((FIELD_STEPS.get(f, 1) for f in errors), default=1)
+    step = min((step_of(f) for f in errors), default=1)
     return render(
         request,
         "configuration_new.html",
@@ -319,8 +259,9 @@ def wizard(
         form=form,
         errors=errors,
         step=step,
-        zones=COMMON_ZONES,
-        devices_url=picker_url(viewer, "/configurations/new/devices", form.static_devices),
+        devices_url=picker_url(
+            viewer, "/configurations/new/devices", form.static_devices
+        ),
         patches_url=picker_url(
             viewer, "/configurations/new/patches", form.selected_patches
         ),
@@ -329,7 +270,9 @@ def wizard(
 
 
 @router.get("")
-def configuration_list(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+def configuration_list(
+    request: Request, viewer: ViewerDep, session: SessionDep
+) -> Response:
     """Name, schedule, devices, precedence, next and last run (DEC-10), Run Now."""
     rows = configurations.list_in_scope(session, scope=viewer.scope)
     return render(
@@ -351,7 +294,11 @@ def new_configuration(request: Request, viewer: ViewerDep) -> Response:
 
 @router.post("/new")
 def create_configuration(
-    request: Request, viewer: ViewerDep, session: SessionDep, now: NowDep, form: WizardDep
+    request: Request,
+    viewer: ViewerDep,
+    session: SessionDep,
+    now: NowDep,
+    form: WizardDep,
 ) -> Response:
     """Save the wizard: to the new configuration, or back to the field in error."""
     try:
@@ -368,12 +315,12 @@ def create_configuration(
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
-Picked = Annotated[list[str], Query(max_length=10_000)]
+Picked = Annotated[list[str], Query(default_factory=list, max_length=1000)]
 
 
 @router.get("/new/devices")
 def device_picker(
-    request: Request, viewer: ViewerDep, session: SessionDep, picked: Picked = []
+    request: Request, viewer: ViewerDep, session: SessionDep, picked: Picked
 ) -> Response:
     """Step 1, static: devices in scope as checkboxes."""
     found = devices.list_devices(
@@ -386,7 +333,7 @@ def device_picker(
 
 @router.get("/new/patches")
 def patch_picker(
-    request: Request, viewer: ViewerDep, session: SessionDep, picked: Picked = []
+    request: Request, viewer: ViewerDep, session: SessionDep, picked: Picked
 ) -> Response:
     """Step 2, select: missing patches in scope as checkboxes (at most 100 count)."""
     found = patches.by_patch(session, scope=viewer.scope, page=1, page_size=PICKER_SIZE)
@@ -448,14 +395,24 @@ def configuration_logs(
 
 @router.post("/{config_id}/run")
 def run_now(
-    request: Request, config_id: uuid.UUID, viewer: ViewerDep, session: SessionDep, now: NowDep
+    request: Request,
+    config_id: uuid.UUID,
+    viewer: ViewerDep,
+    session: SessionDep,
+    now: NowDep,
 ) -> Response:
     """Run Now: one install job per device it patches (SCH-10)."""
     run_id = configurations.run_now(
-        session, principal=viewer.principal, scope=viewer.scope, config_id=config_id, now=now
+        session,
+        principal=viewer.principal,
+        scope=viewer.scope,
+        config_id=config_id,
+        now=now,
     )
     message = f"Run started (run {str(run_id)[:8]}): jobs created for its devices."
-    return toast(request, message, link=viewer.url("/jobs"), event="configurations-changed")
+    return toast(
+        request, message, link=viewer.url("/jobs"), event="configurations-changed"
+    )
 
 
 @router.post("/{config_id}/delete")
@@ -464,7 +421,11 @@ def delete_configuration(
 ) -> Response:
     """Delete, then back to the list."""
     configurations.delete(
-        session, principal=viewer.principal, scope=viewer.scope, config_id=config_id, now=now
+        session,
+        principal=viewer.principal,
+        scope=viewer.scope,
+        config_id=config_id,
+        now=now,
     )
     target = viewer.url("/configurations")
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)

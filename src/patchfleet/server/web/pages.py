@@ -7,8 +7,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from patchfleet.server.web import devices, overview, patches, sessions
+from patchfleet.server.web import (
+    activity,
+    approvals,
+    configurations,
+    devices,
+    jobs,
+    overview,
+    patches,
+    sessions,
+)
 
 router = APIRouter(include_in_schema=False)
-for _module in (sessions, overview, devices, patches):
+for _module in (
+    sessions,
+    overview,
+    devices,
+    patches,
+    approvals,
+    jobs,
+    configurations,
+    activity,
+):
     router.include_router(_module.router)
