@@ -190,6 +190,23 @@ def test_blocklisted_patch_is_not_installed_by_any_configuration(api, fleet):
         assert statuses["demo-lib"] == "pending", host
 
 
+def test_query_errors_point_at_the_field(api):
+    r = api.http.post(
+        "/api/v1/configurations",
+        json={
+            "name": "x",
+            "device_query": "hostname = web",
+            "patch_selection": "dynamic",
+            "patch_query": "nme = x",
+            "schedule": {"frequency": "on_demand"},
+        },
+        params={"client_id": api.client_id},
+        headers=api.admin,
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "patch_query"]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -20,7 +20,15 @@ from patchfleet.core.allocation import ConfigurationRef, DeviceFacts, allocate
 from patchfleet.core.errors import ConflictError, InvalidInputError, NotFoundError
 from patchfleet.core.jobs import RebootPolicy
 from patchfleet.core.policy import ALL_CLIENTS, ClientScope, Level, bulk
-from patchfleet.core.queries import DEVICE_FIELDS, PATCH_FIELDS, Query, evaluate, parse
+from patchfleet.core.queries import (
+    DEVICE_FIELDS,
+    PATCH_FIELDS,
+    Fields,
+    Query,
+    QueryError,
+    evaluate,
+    parse,
+)
 from patchfleet.core.schedules import Frequency, Schedule, next_run, validate
 from patchfleet.core.tenancy import Principal, Role, Scope, require_role
 from patchfleet.server.db.queries import configurations, patches
@@ -92,12 +100,21 @@ def schedule_from_json(d: dict[str, Any]) -> Schedule:
     )
 
 
+def parse_body_query(text: str, fields: Fields, field: str) -> Query:
+    """Parse a query sent in a request body; errors point at that body field."""
+    try:
+        return parse(text, fields)
+    except QueryError as exc:
+        exc.loc = ("body", field)
+        raise
+
+
 def _check(spec: ConfigurationSpec, scope: Scope) -> None:
     validate(spec.schedule)
     for address in spec.notify:
         validate_address(address, loc=("body", "notify"))
     if spec.device_query:
-        parse(spec.device_query, DEVICE_FIELDS)
+        parse_body_query(spec.device_query, DEVICE_FIELDS, "device_query")
     elif scope.is_partner_level:
         raise InvalidInputError(
             "partner-level configurations select devices by query (CFG-29)",
@@ -108,7 +125,7 @@ def _check(spec: ConfigurationSpec, scope: Scope) -> None:
             "select devices by query or by list", loc=("body", "static_devices")
         )
     if spec.patch_selection is PatchSelection.DYNAMIC:
-        parse(spec.patch_query, PATCH_FIELDS)
+        parse_body_query(spec.patch_query, PATCH_FIELDS, "patch_query")
     if spec.patch_selection is PatchSelection.SELECT:
         bulk(spec.selected_patches)
         if not spec.selected_patches:

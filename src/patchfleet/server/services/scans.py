@@ -23,6 +23,7 @@ from patchfleet.server.services import activity
 from patchfleet.server.services.activity import ObjectType
 from patchfleet.server.services.configurations import (
     device_record,
+    parse_body_query,
     schedule_from_json,
     schedule_to_json,
 )
@@ -53,7 +54,7 @@ def _check(spec: ScanScheduleSpec, scope: Scope) -> None:
             loc=("body", "schedule"),
         )
     if spec.device_query:
-        parse(spec.device_query, DEVICE_FIELDS)
+        parse_body_query(spec.device_query, DEVICE_FIELDS, "device_query")
     elif scope.is_partner_level or not spec.static_devices:
         raise InvalidInputError(
             "select devices by query (or, for one client, by list)",
