@@ -271,3 +271,14 @@ def test_by_patch_shows_ratings_and_the_client_decision(api, device):
         "demo-tool": ("blocklisted", "rejected"),
         "demo-lib": ("not_rated", "approved"),
     }
+
+
+def test_job_list_carries_each_jobs_patches(api, device):
+    device_id, _ = device
+    post(api, "/api/v1/patches/approve", {"patch_ids": [DEMO]})
+    install(api, device_id)
+    (job,) = api.http.get("/api/v1/jobs", headers=api.admin).json()
+    assert {p["name"]: p["status"] for p in job["patches"]} == {
+        "demo-tool": "pending",
+        "demo-lib": "skipped",
+    }

@@ -311,11 +311,19 @@ def _view(row: Any, with_patches: list[JobPatchView] | None = None) -> JobView:
 
 
 def list_jobs(session: Session, *, scope: Scope, limit: int = 200) -> list[JobView]:
-    """Latest install jobs in scope."""
+    """Latest install jobs in scope, each with its patches (two queries)."""
     with session.begin():
+        rows = jobs.jobs(session, client_ids=scope.client_ids, limit=limit)
+        patches_by_job = jobs.patches_of_many(session, [r[0].id for r in rows])
         return [
-            _view(r)
-            for r in jobs.jobs(session, client_ids=scope.client_ids, limit=limit)
+            _view(
+                r,
+                [
+                    JobPatchView.model_validate(p)
+                    for p in patches_by_job.get(r[0].id, [])
+                ],
+            )
+            for r in rows
         ]
 
 

@@ -169,3 +169,18 @@ def patches_of(session: Session, order_id: uuid.UUID) -> list[JobPatchRow]:
             .order_by(JobPatchRow.name)
         )
     )
+
+
+def patches_of_many(
+    session: Session, order_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[JobPatchRow]]:
+    """The patches of several jobs in one query."""
+    found: dict[uuid.UUID, list[JobPatchRow]] = {}
+    rows = session.scalars(
+        select(JobPatchRow)
+        .where(JobPatchRow.order_id.in_(order_ids))
+        .order_by(JobPatchRow.name)
+    )
+    for r in rows:
+        found.setdefault(r.order_id, []).append(r)
+    return found
