@@ -55,7 +55,7 @@ def test_query_schedule_scans_matching_devices_including_later_ones(api, clock):
 
 def test_static_schedule_and_run_now(api):
     web1_id, web1 = api.enroll(api.enrollment_token, "web-1")
-    _, web2 = api.enroll(api.enrollment_token, "web-2")
+    api.enroll(api.enrollment_token, "web-2")
     r = create(
         api,
         api.client_id,
@@ -126,3 +126,43 @@ def test_auto_patch_scan_covers_unassigned_devices_daily_at_midnight_utc(api, cl
     assert orders(api, lonely) == ["scan"]
     assert orders(api, web1) == []  # covered by a schedule
     assert tick(sessions, clock.advance(minutes=30))["auto_scans"] == 0  # once a day
+
+
+def test_scan_summary_mail_two_hours_after_the_run(api, clock, smtp_sink):
+    from test_agent_api import scan_body
+
+    from patchfleet.server.notify.mail import SmtpMailer
+    from patchfleet.server.services.summaries import Outlets
+    from patchfleet.server.settings import Settings
+
+    _, web1 = api.enroll(api.enrollment_token, "web-1")
+    api.enroll(api.enrollment_token, "web-2")
+    r = create(
+        api,
+        api.client_id,
+        name="Web scan",
+        device_query="hostname = web-*",
+        schedule={"frequency": "on_demand"},
+        notify=["ops@example.com"],
+    )
+    assert r.status_code == 201, r.text
+    api.http.post(f"/api/v1/scan-schedules/{r.json()['id']}/run", headers=api.admin)
+    clock.advance(minutes=5)
+    assert (
+        api.http.post(
+            "/agent/v1/scans", json=scan_body(clock), headers=web1
+        ).status_code
+        == 204
+    )
+    outlets = Outlets(
+        SmtpMailer(Settings(smtp_host=smtp_sink.host, smtp_port=smtp_sink.port))
+    )
+    sessions = api.http.app.state.sessionmaker
+    assert tick(sessions, clock.advance(minutes=100), outlets=outlets)["summaries"] == 0
+    assert tick(sessions, clock.advance(minutes=20), outlets=outlets)["summaries"] == 1
+    (mail,) = smtp_sink.messages
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Web scan" in mail["Subject"]
+    assert "web-1" in text
+    assert "web-2" in text
+    assert tick(sessions, clock.advance(minutes=5), outlets=outlets)["summaries"] == 0

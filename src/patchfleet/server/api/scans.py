@@ -35,6 +35,7 @@ def _out(row: Any) -> ScanScheduleOut:
         static_devices=row.static_devices,
         schedule=row.schedule,
         enabled=row.enabled,
+        notify=row.notify,
         created_at=row.created_at,
         last_run_at=row.last_run_at,
         next_run_at=row.next_run_at,
@@ -57,6 +58,7 @@ def create(
         static_devices=tuple(body.static_devices),
         clients=tuple(body.clients) if body.clients is not None else None,
         enabled=body.enabled,
+        notify=tuple(body.notify),
     )
     return _out(
         scans.create(session, principal=principal, scope=scope, spec=spec, now=now)

@@ -276,6 +276,7 @@ class ScanScheduleIn(Strict):
     clients: list[int] | None = None
     schedule: ScheduleIn
     enabled: bool = True
+    notify: list[Annotated[str, Field(max_length=300)]] = []
 
 
 class ScanScheduleOut(BaseModel):
@@ -289,6 +290,7 @@ class ScanScheduleOut(BaseModel):
     static_devices: list[str]
     schedule: dict[str, object]
     enabled: bool
+    notify: list[str] = []
     created_at: datetime
     last_run_at: datetime | None
     next_run_at: datetime | None

@@ -414,5 +414,21 @@ class ScanScheduleRow(Base):
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    notify: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_run_at: Mapped[datetime | None]
     next_run_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class ScanRunRow(Base):
+    """One run of a scan schedule: which devices were ordered, and its summary e-mail."""
+
+    __tablename__ = "scan_runs"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("scan_schedules.id", ondelete="CASCADE"), index=True
+    )
+    trigger: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    device_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    summary_due_at: Mapped[datetime]
+    summary_sent_at: Mapped[datetime | None]

@@ -19,9 +19,11 @@ from patchfleet.core.schedules import Frequency, Schedule, next_run, validate
 from patchfleet.core.tenancy import Principal, Role, Scope, require_role
 from patchfleet.server.db.queries import configurations, devices, scans
 from patchfleet.server.db.rows import DeviceRow, ScanScheduleRow
+from patchfleet.server.notify.mail import validate_address
 from patchfleet.server.services import activity
 from patchfleet.server.services.activity import ObjectType
 from patchfleet.server.services.configurations import (
+    SUMMARY_DELAY,
     device_record,
     parse_body_query,
     schedule_from_json,
@@ -44,10 +46,13 @@ class ScanScheduleSpec:
     static_devices: tuple[uuid.UUID, ...] = ()
     clients: tuple[int, ...] | None = None
     enabled: bool = True
+    notify: tuple[str, ...] = ()
 
 
 def _check(spec: ScanScheduleSpec, scope: Scope) -> None:
     validate(spec.schedule)
+    for address in spec.notify:
+        validate_address(address, loc=("body", "notify"))
     if spec.schedule.frequency in NOT_FOR_SCANS:
         raise InvalidInputError(
             f"scan schedules cannot run {spec.schedule.frequency}",
@@ -95,6 +100,7 @@ def create(
             name=spec.name,
             device_query=spec.device_query,
             static_devices=[str(d) for d in spec.static_devices],
+            notify=list(spec.notify),
             schedule=schedule_to_json(spec.schedule),
             enabled=spec.enabled,
             created_at=now,
@@ -212,6 +218,16 @@ def run(
     ]
     ordered = _order_scans(session, targets, now)
     row.last_run_at = now
+    scans.add_run(
+        session,
+        id=uuid.uuid4(),
+        schedule_id=row.id,
+        trigger=trigger,
+        started_at=now,
+        device_ids=[d.id for d in targets],
+        summary_due_at=now + SUMMARY_DELAY,
+        summary_sent_at=None,
+    )
     activity.record(
         session,
         principal=principal,

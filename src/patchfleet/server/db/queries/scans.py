@@ -10,7 +10,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from patchfleet.server.db.rows import PartnerRow, ScanScheduleRow
+from patchfleet.server.db.rows import DeviceRow, PartnerRow, ScanRunRow, ScanScheduleRow
 
 
 def add(session: Session, **values: Any) -> ScanScheduleRow:
@@ -85,4 +85,31 @@ def auto_scan_partners(session: Session) -> list[int]:
     """Partners with Auto Patch Scan on."""
     return list(
         session.scalars(select(PartnerRow.id).where(PartnerRow.auto_scan.is_(True)))
+    )
+
+
+def add_run(session: Session, **values: Any) -> None:
+    """Record a scan-schedule run."""
+    session.add(ScanRunRow(**values))
+
+
+def summaries_due(session: Session, now: datetime) -> list[ScanRunRow]:
+    """Scan runs whose summary is due and not sent."""
+    return list(
+        session.scalars(
+            select(ScanRunRow).where(
+                ScanRunRow.summary_sent_at.is_(None), ScanRunRow.summary_due_at <= now
+            )
+        )
+    )
+
+
+def run_devices(session: Session, device_ids: list[int]) -> list[DeviceRow]:
+    """The devices of a run, by hostname."""
+    return list(
+        session.scalars(
+            select(DeviceRow)
+            .where(DeviceRow.id.in_(device_ids))
+            .order_by(DeviceRow.hostname)
+        )
     )
