@@ -55,9 +55,7 @@ def test_query_schedule_scans_matching_devices_including_later_ones(api, clock):
 
 def test_static_schedule_and_run_now(api):
     web1_id, web1 = api.enroll(api.enrollment_token, "web-1")
-    _, web2 = api.enroll(
-        api.enrollment_token, "web-2"
-    )  # enrolled after the schedule (SCN-04)
+    _, web2 = api.enroll(api.enrollment_token, "web-2")
     r = create(
         api,
         api.client_id,
