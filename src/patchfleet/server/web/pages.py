@@ -15,6 +15,7 @@ from patchfleet.server.web import (
     jobs,
     overview,
     patches,
+    scans,
     sessions,
 )
 
@@ -27,6 +28,7 @@ for _module in (
     approvals,
     jobs,
     configurations,
+    scans,
     activity,
 ):
     router.include_router(_module.router)
