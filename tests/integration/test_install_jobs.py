@@ -282,3 +282,26 @@ def test_job_list_carries_each_jobs_patches(api, device):
         "demo-tool": "pending",
         "demo-lib": "skipped",
     }
+
+
+def test_dollar_search_uses_the_query_language(api, device):
+    def names(search):
+        r = api.http.get(
+            "/api/v1/missing-patches/by-patch",
+            params={"search": search},
+            headers=api.admin,
+        )
+        assert r.status_code == 200, r.text
+        return sorted(p["name"] for p in r.json()["items"])
+
+    assert names("$ category = security") == ["demo-tool"]
+    assert names("$ cve = CVE-2024-0001 or name ^= demo-l") == ["demo-lib", "demo-tool"]
+    assert names("lib") == ["demo-lib"]
+    bad = api.http.get(
+        "/api/v1/missing-patches/by-patch",
+        params={"search": "$ categry = x"},
+        headers=api.admin,
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["query", "search"]
+    assert "categry" in bad.json()["detail"][0]["msg"]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from patchfleet.core.errors import NotFoundError
 from patchfleet.core.policy import PatchFacts, Rating
+from patchfleet.core.queries import PATCH_FIELDS, QueryError, evaluate, parse_search
 from patchfleet.core.tenancy import Scope
 from patchfleet.core.updates import (
     CLASSIFICATION_ORDER,
@@ -125,15 +126,7 @@ def by_patch(
     with session.begin():
         found = _fold(patches.by_patch(session, scope.client_ids))
         items = _with_policy(session, scope, found, now)
-    if search:
-        needle = search.lower()
-        items = [
-            p
-            for p in items
-            if needle in p.name.lower()
-            or needle in p.vendor_id.lower()
-            or any(needle in c.lower() for c in p.cves)
-        ]
+    items = _searched(items, search, now)
     if classification:
         items = [p for p in items if p.classification == classification]
     items.sort(key=_SORT_KEYS[sort], reverse=descending)
@@ -144,6 +137,46 @@ def by_patch(
         page=page,
         page_size=page_size,
     )
+
+
+def _record(p: PatchSummary) -> dict[str, object]:
+    """A BY PATCH row under PATCH_FIELDS names, for ``$`` searches."""
+    return {
+        "category": p.classification,
+        "severity": p.severity,
+        "source": p.source,
+        "name": p.name,
+        "vendor_id": p.vendor_id,
+        "cve": tuple(p.cves),
+        "rating": p.rating,
+        "release_age": p.first_seen_at,
+        "state": "installable" if p.installable_now else "",
+        "backend": p.backend,
+    }
+
+
+def _searched(
+    items: list[PatchSummary], search: str, now: datetime | None
+) -> list[PatchSummary]:
+    """Filter by plain text (name, vendor id, CVE) or, after ``$``, by a query (MP-14)."""
+    if not search:
+        return items
+    try:
+        query = parse_search(search, PATCH_FIELDS)
+    except QueryError as exc:
+        exc.loc = ("query", "search")
+        raise
+    if query is not None:
+        at = now or max((p.first_seen_at for p in items), default=None)
+        return [p for p in items if at is not None and evaluate(query, _record(p), at)]
+    needle = search.lower()
+    return [
+        p
+        for p in items
+        if needle in p.name.lower()
+        or needle in p.vendor_id.lower()
+        or any(needle in c.lower() for c in p.cves)
+    ]
 
 
 def _with_policy(
