@@ -43,10 +43,6 @@ class ServerClient:
         self._http = http
         self._credential = credential
 
-    def with_credential(self, credential: str) -> ServerClient:
-        """A client authenticating as an enrolled device."""
-        return ServerClient(self._http, credential)
-
     def _post(self, path: str, body: v1.Message | str) -> httpx.Response:
         headers = (
             {"Authorization": f"Bearer {self._credential}"} if self._credential else {}

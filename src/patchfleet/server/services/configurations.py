@@ -292,8 +292,17 @@ def _ref(row: ConfigurationRow) -> ConfigurationRef:
     )
 
 
-def members(session: Session, row: ConfigurationRow, now: datetime) -> list[DeviceRow]:
-    """The devices a configuration patches now: its static list, or its allocation."""
+def members(
+    session: Session,
+    row: ConfigurationRow,
+    now: datetime,
+    allocations: dict[int, dict[int, int]] | None = None,
+) -> list[DeviceRow]:
+    """The devices a configuration patches now: its static list, or its allocation.
+
+    ``allocations`` caches each partner's device -> configuration map across the runs
+    of one scheduler tick, so several due configurations allocate once.
+    """
     everything = configurations.partner_devices(session, row.partner_id)
     if not row.device_query:
         wanted = set(row.static_devices)
@@ -301,15 +310,19 @@ def members(session: Session, row: ConfigurationRow, now: datetime) -> list[Devi
         return [
             d for d, _ in everything if str(d.uuid) in wanted and d.client_id in allowed
         ]
-    facts = [
-        DeviceFacts(d.id, d.client_id, device_record(d, name)) for d, name in everything
-    ]
-    dynamic = [
-        _ref(c)
-        for c in configurations.of_partner(session, row.partner_id)
-        if c.device_query and c.enabled
-    ]
-    owners = allocate(dynamic, facts, now=now)
+    cache = {} if allocations is None else allocations
+    if row.partner_id not in cache:
+        facts = [
+            DeviceFacts(d.id, d.client_id, device_record(d, name))
+            for d, name in everything
+        ]
+        dynamic = [
+            _ref(c)
+            for c in configurations.of_partner(session, row.partner_id)
+            if c.device_query and c.enabled
+        ]
+        cache[row.partner_id] = allocate(dynamic, facts, now=now)
+    owners = cache[row.partner_id]
     return [d for d, _ in everything if owners.get(d.id) == row.id]
 
 
@@ -336,6 +349,7 @@ def run(
     trigger: str,
     now: datetime,
     principal: Principal | None = None,
+    allocations: dict[int, dict[int, int]] | None = None,
 ) -> uuid.UUID:
     """Run a configuration once (inside the caller's transaction): one job per device."""
     run_row = configurations.add_run(
@@ -350,7 +364,9 @@ def run(
     policies: dict[int, ClientPolicy] = {}
     selection_approves = row.patch_selection != PatchSelection.APPROVED
     created = 0
-    for device in sorted(members(session, row, now), key=lambda d: d.hostname):
+    for device in sorted(
+        members(session, row, now, allocations), key=lambda d: d.hostname
+    ):
         client = policies.get(device.client_id) or load_client_policy(
             session, partner_id=row.partner_id, client_id=device.client_id
         )
@@ -409,8 +425,11 @@ def run_now(
 def run_due(session: Session, *, now: datetime) -> list[uuid.UUID]:
     """Run every configuration whose scheduled time has come; schedule the next run."""
     runs = []
+    cache: dict[int, dict[int, int]] = {}
     with session.begin():
         for row in configurations.due(session, now):
-            runs.append(run(session, row=row, trigger="schedule", now=now))
+            runs.append(
+                run(session, row=row, trigger="schedule", now=now, allocations=cache)
+            )
             row.next_run_at = next_run(schedule_from_json(row.schedule), now)
     return runs

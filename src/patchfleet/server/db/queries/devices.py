@@ -89,16 +89,6 @@ def set_values(session: Session, device_id: int, **values: Any) -> None:
     session.execute(update(DeviceRow).where(DeviceRow.id == device_id).values(**values))
 
 
-def inventory_hash(session: Session, device_id: int) -> str:
-    """The stored inventory hash of a device."""
-    return (
-        session.scalar(
-            select(DeviceRow.inventory_hash).where(DeviceRow.id == device_id)
-        )
-        or ""
-    )
-
-
 def _package_values(
     device_id: int, packages: Sequence[Package]
 ) -> list[dict[str, Any]]:

@@ -59,11 +59,6 @@ def client_by_name(session: Session, *, partner_id: int, name: str) -> ClientRow
     )
 
 
-def get_client(session: Session, client_id: int) -> ClientRow | None:
-    """A client by id."""
-    return session.get(ClientRow, client_id)
-
-
 def add_user(
     session: Session,
     *,
