@@ -39,3 +39,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for folder, marker in _FOLDER_MARKERS.items():
             if folder in parts:
                 item.add_marker(getattr(pytest.mark, marker))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared folder of real upstream samples: $PATCHFLEET_SHARED_DATA or
+    ../shared/data next to the repository (KEV, OSV, OVAL, NVD, EPSS, updateinfo)."""
+    configured = os.environ.get("PATCHFLEET_SHARED_DATA")
+    root = Path(__file__).resolve().parents[1]
+    path = Path(configured) if configured else root.parent / "shared" / "data"
+    if not (path / "README.md").exists():
+        pytest.fail(f"shared data folder not found at {path}")
+    return path

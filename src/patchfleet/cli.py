@@ -23,11 +23,13 @@ def build_app() -> typer.Typer:
     try:
         from patchfleet import demo
         from patchfleet.server import cli as server_cli
+        from patchfleet.server import feeds_cli
     except ImportError:  # agent-only install: no server extra
         return app
     app.command()(server_cli.serve)
     app.command()(server_cli.migrate)
     app.command()(demo.demo)
+    app.add_typer(feeds_cli.app, name="feeds")
     return app
 
 

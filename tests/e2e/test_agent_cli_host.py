@@ -53,6 +53,8 @@ def test_agent_scan_json_matches_apt_list_upgradable():
             "--json",
             "--backend",
             "apt",
+            "--changelog-cves",
+            "off",  # changelog CVEs on this host: tests/e2e/test_changelog_cves.py
         ],
         capture_output=True,
         text=True,

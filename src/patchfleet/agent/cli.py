@@ -31,6 +31,8 @@ from patchfleet.agent.config import (
 from patchfleet.agent.jobs import ACTIVE_KEY
 from patchfleet.agent.loop import Agent, run_forever, scan
 from patchfleet.agent.managers import select
+from patchfleet.agent.managers.apt import AptManager
+from patchfleet.agent.managers.apt_changelogs import ChangelogMode, ChangelogSettings
 from patchfleet.agent.managers.base import PackageManager
 from patchfleet.agent.outbox import Outbox
 from patchfleet.agent.reboot import (
@@ -72,6 +74,15 @@ RebootCommand = Annotated[
     ),
 ]
 
+ChangelogCves = Annotated[
+    ChangelogMode,
+    typer.Option(
+        help="apt: add the CVE ids each candidate's Debian changelog names, for "
+        "security candidates, all candidates or off (downloads each .deb once).",
+        envvar="PATCHFLEET_AGENT_CHANGELOG_CVES",
+    ),
+]
+
 
 def utc_now() -> datetime:
     """The real clock."""
@@ -85,6 +96,7 @@ def _config(
     dnf_root: Path | None,
     hostname: str | None,
     reboot_command: str | None = None,
+    changelog_cves: ChangelogMode = ChangelogMode.SECURITY,
 ) -> AgentConfig:
     return AgentConfig(
         state_dir=state_dir or default_state_dir(os.environ),
@@ -93,6 +105,7 @@ def _config(
         dnf_installroot=dnf_root,
         hostname=hostname,
         reboot_command=tuple(shlex.split(reboot_command or "")),
+        changelog_cves=changelog_cves.value,
     )
 
 
@@ -113,12 +126,23 @@ def _manager(config: AgentConfig, runner: SubprocessRunner) -> PackageManager:
         else ""
     )
     name = select.choose(family, config.backend, runner)
+    if name == "apt":  # select.build takes no changelog settings
+        return AptManager(
+            runner, apt_config=config.apt_config, changelogs=_changelogs(config)
+        )
     return select.build(
         name,
         runner,
         apt_config=config.apt_config,
         dnf_installroot=config.dnf_installroot,
     )
+
+
+def _changelogs(config: AgentConfig) -> ChangelogSettings | None:
+    mode = ChangelogMode(config.changelog_cves)
+    if mode is ChangelogMode.OFF:
+        return None
+    return ChangelogSettings(mode, config.changelog_dir)
 
 
 @app.command()
@@ -195,12 +219,21 @@ def run(
         bool, typer.Option(help="Do not refresh repository metadata before scans.")
     ] = False,
     reboot_command: RebootCommand = None,
+    changelog_cves: ChangelogCves = ChangelogMode.SECURITY,
 ) -> None:
     """Check in, report inventory and scans, and run orders, until stopped.
 
     The first cycle finishes an install job a crash cut off (repair, final report).
     """
-    config = _config(state_dir, backend, apt_config, dnf_root, hostname, reboot_command)
+    config = _config(
+        state_dir,
+        backend,
+        apt_config,
+        dnf_root,
+        hostname,
+        reboot_command,
+        changelog_cves,
+    )
     identity = load_identity(config.identity_path)
     if identity is None:
         err.print("[red]not enrolled:[/red] run `patchfleet agent enroll` first")
@@ -252,9 +285,13 @@ def scan_command(
     refresh: Annotated[
         bool, typer.Option(help="Refresh repository metadata first.")
     ] = False,
+    state_dir: StateDir = None,
+    changelog_cves: ChangelogCves = ChangelogMode.SECURITY,
 ) -> None:
     """Scan this endpoint for missing patches, without a server."""
-    config = _config(None, backend, apt_config, dnf_root, None)
+    config = _config(
+        state_dir, backend, apt_config, dnf_root, None, changelog_cves=changelog_cves
+    )
     manager = _manager(config, SubprocessRunner())
     report = scan(manager, clock=utc_now, order_id=None, refresh=refresh)
     if report.status != v1.ScanStatus.OK:

@@ -24,6 +24,7 @@ class AgentConfig:
     jitter_fraction: float = 0.2
     interval_override: int | None = None
     reboot_command: tuple[str, ...] = ()  # empty: reboot the system (DEC-11)
+    changelog_cves: str = "security"  # apt: CVEs from changelogs of security|all|off
 
     @property
     def identity_path(self) -> Path:
@@ -34,6 +35,11 @@ class AgentConfig:
     def outbox_path(self) -> Path:
         """The local spool of unsent results."""
         return self.state_dir / "outbox.sqlite3"
+
+    @property
+    def changelog_dir(self) -> Path:
+        """The apt changelog step's cache (and its scratch download directory)."""
+        return self.state_dir / "changelogs"
 
 
 def default_state_dir(environ: Mapping[str, str]) -> Path:

@@ -76,6 +76,7 @@ def collect(
     return v1.Facts(
         hostname=hostname or socket.gethostname(),
         os_family=os_family(release),
+        os_id=release.get("ID", ""),
         os_name=release.get("PRETTY_NAME", uname.system),
         os_version=release.get("VERSION_ID", ""),
         kernel=uname.release,

@@ -176,6 +176,7 @@ class PatchFacts:
     cvss: float | None = None
     epss: float | None = None
     is_kev: bool = False
+    priority: int = 0  # core.risk score of the highest-ranked CVE it fixes
     is_reboot_required: bool = False
     state: UpdateState = UpdateState.INSTALLABLE
     backend: str = ""
@@ -200,6 +201,7 @@ class PatchFacts:
             "kev": self.is_kev,
             "epss": self.epss,
             "cvss": self.cvss,
+            "priority": self.priority,
             "state": self.state,
             "backend": self.backend,
         }

@@ -320,6 +320,7 @@ PATCH_FIELDS: Final = Fields(
     Field("kev", _K.BOOLEAN),
     Field("epss", _K.NUMBER),
     Field("cvss", _K.NUMBER),
+    Field("priority", _K.NUMBER),
     Field("state", _K.CHOICE, choices=tuple(s.value for s in UpdateState)),
     Field("backend", _K.TEXT),
 )

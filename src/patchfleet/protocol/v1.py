@@ -34,6 +34,7 @@ class Facts(Message):
 
     hostname: ShortStr
     os_family: ShortStr = ""
+    os_id: ShortStr = ""  # os-release ID: debian, ubuntu, rhel, almalinux...
     os_name: ShortStr = ""
     os_version: ShortStr = ""
     kernel: ShortStr = ""

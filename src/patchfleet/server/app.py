@@ -17,6 +17,7 @@ from patchfleet.server.api import (
     auth,
     clients,
     configurations,
+    cves,
     devices,
     errors,
     health,
@@ -86,6 +87,7 @@ def create_app(
         activity,
         configurations,
         scans,
+        cves,
     ):
         app.include_router(module.router)
     app.include_router(pages.router)

@@ -10,7 +10,9 @@ files), holds and source names from the dpkg database, and the actionable state 
 ``dpkg --configure -a`` (with apt's own ``DPkg::Options``), ``apt-get -f install`` and
 reinstalls half-installed packages at their recorded version when ``apt-get check``
 or the dpkg states show an unfinished run. The dpkg database itself is parsed in
-``dpkg.py``; what is left is one cohesive adapter, a little over 400 lines.
+``dpkg.py``; what is left is one cohesive adapter, a little over 400 lines. Given
+``ChangelogSettings``, ``upgradable()`` ends with one more step, ``apt_changelogs``:
+the CVEs each candidate's own Debian changelog names since the installed version.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from patchfleet.agent.managers.apt_changelogs import ChangelogCves, ChangelogSettings
 from patchfleet.agent.managers.base import (
     CommandFailedError,
     InstallResult,
@@ -426,12 +429,21 @@ class AptManager:
     name = "apt"
     scheme = Scheme.DEB
 
-    def __init__(self, runner: Runner, apt_config: Path | None = None) -> None:
-        """Use ``runner``; export ``APT_CONFIG=apt_config`` to every call if given."""
+    def __init__(
+        self,
+        runner: Runner,
+        apt_config: Path | None = None,
+        changelogs: ChangelogSettings | None = None,
+    ) -> None:
+        """Use ``runner``; export ``APT_CONFIG=apt_config`` to every call if given.
+
+        ``changelogs`` turns on the changelog CVE step of ``upgradable()``.
+        """
         self._runner = runner
         self._env = {"DEBIAN_FRONTEND": "noninteractive"}
         if apt_config is not None:
             self._env["APT_CONFIG"] = str(apt_config)
+        self._changelogs = changelogs
 
     def refresh(self) -> None:
         """``apt-get update``; a failure carries apt's ``E:`` lines."""
@@ -454,7 +466,20 @@ class AptManager:
             installed={_apt_name(e, paths.arch): e for e in self._dpkg_entries(paths)},
             simulation=self._simulate(),
         )
-        return [to_update(row, snapshot) for row in rows]
+        updates = [to_update(row, snapshot) for row in rows]
+        return self._changelog_cves(updates, snapshot)
+
+    def _changelog_cves(
+        self, updates: list[Update], snapshot: AptSnapshot
+    ) -> list[Update]:
+        """Add the CVEs each candidate's changelog fixed (``apt_changelogs``)."""
+        if self._changelogs is None:
+            return updates
+        sources = {
+            (e.name, e.arch): e.source_version for e in snapshot.installed.values()
+        }
+        step = ChangelogCves(self._runner, self._env, self._changelogs)
+        return step.annotate(updates, sources)
 
     def reboot_required(self) -> bool:
         """Whether ``<Dir>/var/run/reboot-required`` exists."""

@@ -6,12 +6,14 @@ Rows are never core values: ``db/queries`` converts between them.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -137,6 +139,10 @@ class DeviceRow(Base):
     last_scan_status: Mapped[str] = mapped_column(String(20), default="")
     last_scan_error: Mapped[str] = mapped_column(Text, default="")
     reboot_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Release key for vulnerability matching (core.advisories.release_key).
+    release: Mapped[str] = mapped_column(String(64), default="")
+    # Inventory or pending updates changed since the CVE states were last derived.
+    cves_dirty: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
 
 
 class DevicePackageRow(Base):
@@ -432,3 +438,183 @@ class ScanRunRow(Base):
     device_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     summary_due_at: Mapped[datetime]
     summary_sent_at: Mapped[datetime | None]
+
+
+# Vulnerability intelligence (CVE-*) --------------------------------------------------
+
+
+class AdvisoryRow(Base):
+    """A vendor advisory or per-CVE record from a feed, or reported by agents."""
+
+    __tablename__ = "advisories"
+    __table_args__ = (UniqueConstraint("source", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))  # osv, oval, agent
+    key: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(40), default="")
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    published: Mapped[datetime | None]
+    modified: Mapped[datetime | None]
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+    cves: Mapped[list[str]] = mapped_column(JSON, default=list)
+    digest: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AffectedRangeRow(Base):
+    """One package's affected range in one release, as an advisory states it."""
+
+    __tablename__ = "affected_ranges"
+    __table_args__ = (
+        Index("ix_affected_ranges_release_package", "release", "package"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advisory_id: Mapped[int] = mapped_column(
+        ForeignKey("advisories.id", ondelete="CASCADE"), index=True
+    )
+    release: Mapped[str] = mapped_column(String(64))
+    package: Mapped[str] = mapped_column(String(256))
+    scheme: Mapped[str] = mapped_column(String(8))
+    introduced: Mapped[str] = mapped_column(String(256), default="")
+    fixed: Mapped[str] = mapped_column(String(256), default="")
+    last_affected: Mapped[str] = mapped_column(String(256), default="")
+    not_affected: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CveRow(Base):
+    """What NVD says about a CVE: text, best CVSS score, CWEs."""
+
+    __tablename__ = "cves"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    published: Mapped[datetime | None]
+    modified: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(40), default="")
+    cvss_score: Mapped[float | None] = mapped_column(Float)
+    cvss_version: Mapped[str] = mapped_column(String(8), default="")
+    cvss_vector: Mapped[str] = mapped_column(String(200), default="")
+    cvss_severity: Mapped[str] = mapped_column(String(20), default="")
+    cwes: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class KevRow(Base):
+    """An entry of CISA's Known Exploited Vulnerabilities catalog."""
+
+    __tablename__ = "kev_entries"
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True)
+    date_added: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    ransomware: Mapped[bool] = mapped_column(Boolean, default=False)
+    vendor: Mapped[str] = mapped_column(String(200), default="")
+    product: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(String(400), default="")
+    required_action: Mapped[str] = mapped_column(Text, default="")
+
+
+class EpssRow(Base):
+    """FIRST's exploit prediction for a CVE."""
+
+    __tablename__ = "epss_scores"
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True)
+    probability: Mapped[float] = mapped_column(Float)
+    percentile: Mapped[float] = mapped_column(Float)
+    score_date: Mapped[date | None] = mapped_column(Date)
+
+
+class FeedRow(Base):
+    """A configured feed: where to refresh it from (URL or local mirror path)."""
+
+    __tablename__ = "feeds"
+    __table_args__ = (UniqueConstraint("kind", "location"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    location: Mapped[str] = mapped_column(String(2000))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_hours: Mapped[int] = mapped_column(Integer, default=24)
+    next_run_at: Mapped[datetime | None]
+
+
+class FeedImportRow(Base):
+    """One import of a feed file: when, what, how it ended."""
+
+    __tablename__ = "feed_imports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    location: Mapped[str] = mapped_column(String(2000))
+    digest: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))  # ok, unchanged, failed
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class VulnTupleRow(Base):
+    """A distinct installed (release, package, version) somewhere in the fleet."""
+
+    __tablename__ = "vuln_tuples"
+    release: Mapped[str] = mapped_column(String(64), primary_key=True)
+    package: Mapped[str] = mapped_column(String(256), primary_key=True)
+    version: Mapped[str] = mapped_column(String(256), primary_key=True)
+
+
+class VulnFindingRow(Base):
+    """A distinct installed tuple is affected by a CVE (computed per tuple)."""
+
+    __tablename__ = "vuln_findings"
+    release: Mapped[str] = mapped_column(String(64), primary_key=True)
+    package: Mapped[str] = mapped_column(String(256), primary_key=True)
+    version: Mapped[str] = mapped_column(String(256), primary_key=True)
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    fixed: Mapped[str] = mapped_column(String(256), default="")
+    advisories: Mapped[str] = mapped_column(Text, default="")
+
+
+class VulnFixRow(Base):
+    """Candidate version ``candidate`` of a package fixes ``cve`` in a release."""
+
+    __tablename__ = "vuln_fixes"
+    release: Mapped[str] = mapped_column(String(64), primary_key=True)
+    package: Mapped[str] = mapped_column(String(256), primary_key=True)
+    candidate: Mapped[str] = mapped_column(String(256), primary_key=True)
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class DeviceCveRow(Base):
+    """Where one device stands with one CVE through one package (FixState)."""
+
+    __tablename__ = "device_cves"
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    package: Mapped[str] = mapped_column(String(256), primary_key=True)
+    version: Mapped[str] = mapped_column(String(256))
+    fixed: Mapped[str] = mapped_column(String(256), default="")
+    state: Mapped[str] = mapped_column(String(24))
+    first_seen_at: Mapped[datetime]
+
+
+class DeviceCveNextRow(Base):
+    """Staging for a recompute of ``device_cves`` (set-based diff, keeps first_seen)."""
+
+    __tablename__ = "device_cves_next"
+    device_id: Mapped[int] = mapped_column(primary_key=True)
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True)
+    package: Mapped[str] = mapped_column(String(256), primary_key=True)
+    version: Mapped[str] = mapped_column(String(256))
+    fixed: Mapped[str] = mapped_column(String(256), default="")
+    state: Mapped[str] = mapped_column(String(24))
+
+
+class VulnStateRow(Base):
+    """One row: feed generation vs the generation the findings were computed for."""
+
+    __tablename__ = "vuln_state"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random per database: keys in-process caches of the matching index.
+    token: Mapped[str] = mapped_column(String(32), default="")
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    computed_generation: Mapped[int] = mapped_column(Integer, default=-1)
+    computed_at: Mapped[datetime | None]

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from patchfleet.server.feeds import load as feeds
 from patchfleet.server.notify.mail import NullMailer
 from patchfleet.server.services import (
     configurations,
@@ -24,6 +25,7 @@ from patchfleet.server.services import (
     scans,
     scheduling,
     summaries,
+    vulns,
 )
 
 INTERVAL_SECONDS = 30.0
@@ -47,6 +49,8 @@ def tick(
             "summaries": 0,
             "scan_schedules": 0,
             "auto_scans": 0,
+            "feed_imports": 0,
+            "cve_devices": 0,
         }
         if not scheduling.claim(session, holder=holder, now=now, lease=LEASE):
             return done
@@ -56,6 +60,8 @@ def tick(
         done["summaries"] = summaries.send_due(
             session, outlets=outlets or summaries.Outlets(NullMailer()), now=now
         )
+        done["feed_imports"] = len(feeds.refresh_due(session, now=now))
+        done["cve_devices"] = vulns.refresh(session, now=now).devices
         return done
 
 

@@ -100,6 +100,7 @@ def ingest_inventory(
             inventory_hash=report.hash,
             inventory_at=now,
             last_seen_at=now,
+            cves_dirty=True,
         )
 
 
@@ -158,6 +159,7 @@ def ingest_scan(
             last_scan_error=report.error,
             reboot_required=report.reboot_required,
             last_seen_at=now,
+            **({"cves_dirty": True} if report.status == v1.ScanStatus.OK else {}),
         )
         _complete(session, device_id, report, now)
     return True

@@ -9,6 +9,7 @@ device through ``jobs.plan_device``, the single guard every install path shares.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -36,6 +37,7 @@ from patchfleet.server.db.rows import ConfigurationRow, DeviceRow
 from patchfleet.server.notify.mail import validate_address
 from patchfleet.server.services import activity, jobs
 from patchfleet.server.services.activity import ObjectType
+from patchfleet.server.services.patch_intel import PatchIntel
 from patchfleet.server.services.policy import ClientPolicy, load_client_policy
 
 SUMMARY_DELAY = timedelta(hours=2)  # DEC-13
@@ -327,7 +329,11 @@ def members(
 
 
 def _wanted(
-    row: ConfigurationRow, missing: list[Any], client: ClientPolicy, now: datetime
+    row: ConfigurationRow,
+    missing: list[Any],
+    client: ClientPolicy,
+    now: datetime,
+    intel: Mapping[str, PatchIntel],
 ) -> set[str] | None:
     selection = PatchSelection(row.patch_selection)
     if selection is PatchSelection.APPROVED:
@@ -338,7 +344,11 @@ def _wanted(
     return {
         u.patch_id
         for u in missing
-        if evaluate(query, jobs.facts(u).record(client.rating(u.patch_id)), now)
+        if evaluate(
+            query,
+            jobs.facts(u, intel.get(u.patch_id)).record(client.rating(u.patch_id)),
+            now,
+        )
     }
 
 
@@ -372,12 +382,14 @@ def run(
         )
         policies[device.client_id] = client
         missing = patches.device_updates(session, device.id)
+        intel = jobs.device_intel(session, device.client_id, missing, now)
         install, skipped = jobs.plan_device(
             missing,
-            _wanted(row, missing, client, now),
+            _wanted(row, missing, client, now, intel),
             client,
             now,
             selection_approves=selection_approves,
+            intel=intel,
         )
         if install:
             jobs.create_job(

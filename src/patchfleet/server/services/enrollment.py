@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from patchfleet.core.advisories import release_key
 from patchfleet.core.errors import AuthenticationError, NotFoundError
 from patchfleet.core.tenancy import Principal, Role, Scope, require_role
 from patchfleet.protocol import v1
@@ -121,4 +122,11 @@ def facts_values(facts: v1.Facts) -> dict[str, object]:
         "ips": list(facts.ips),
         "agent_version": facts.agent_version,
         "package_manager": facts.package_manager,
+        "release": device_release(facts.os_id, facts.os_name, facts.os_version),
     }
+
+
+def device_release(os_id: str, os_name: str, os_version: str) -> str:
+    """The release key CVE matching uses; older agents send no ``os_id``."""
+    words = os_name.split()
+    return release_key(os_id or (words[0] if words else ""), os_version)

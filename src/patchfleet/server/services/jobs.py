@@ -8,7 +8,7 @@ sent to an agent (MP-12).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ from patchfleet.server.db.queries import devices, jobs, patches
 from patchfleet.server.db.rows import DeviceRow, DeviceUpdateRow, OrderRow
 from patchfleet.server.services import activity
 from patchfleet.server.services.activity import ObjectType
+from patchfleet.server.services.patch_intel import PatchIntel, client_patch_intel
 from patchfleet.server.services.policy import (
     BACKEND_FAMILIES,
     ClientPolicy,
@@ -52,8 +53,8 @@ PER_PATCH = timedelta(minutes=10)
 MIN_DEADLINE = timedelta(minutes=30)
 
 
-def facts(u: DeviceUpdateRow) -> PatchFacts:
-    """What the policy needs to know of a missing patch."""
+def facts(u: DeviceUpdateRow, intel: PatchIntel | None = None) -> PatchFacts:
+    """What the policy needs to know of a missing patch (CVE facts from ``intel``)."""
     return PatchFacts(
         patch_id=u.patch_id,
         name=u.name,
@@ -63,9 +64,22 @@ def facts(u: DeviceUpdateRow) -> PatchFacts:
         severity=Severity(u.severity),
         source=u.source,
         vendor_id=u.advisory_id or f"{u.name}@{u.candidate_version}",
-        cves=tuple(u.cves.split()),
+        cves=intel.cves if intel else tuple(u.cves.split()),
+        cvss=intel.cvss if intel else None,
+        epss=intel.epss if intel else None,
+        is_kev=intel.kev if intel else False,
+        priority=intel.priority.score if intel else 0,
         state=UpdateState(u.state),
         backend=u.backend,
+    )
+
+
+def device_intel(
+    session: Session, client_id: int, missing: Sequence[DeviceUpdateRow], now: datetime
+) -> dict[str, PatchIntel]:
+    """CVE facts of a device's missing patches, as its client's policy sees them."""
+    return client_patch_intel(
+        session, client_id, [u.patch_id for u in missing], today=now.date()
     )
 
 
@@ -76,6 +90,7 @@ def plan_device(
     now: datetime,
     *,
     selection_approves: bool = False,
+    intel: Mapping[str, PatchIntel] | None = None,
 ) -> tuple[list[DeviceUpdateRow], list[tuple[DeviceUpdateRow, str]]]:
     """Split a device's wanted patches into (to install, skipped with the reason).
 
@@ -87,7 +102,7 @@ def plan_device(
     for u in missing:
         if wanted is not None and u.patch_id not in wanted:
             continue
-        rating, decision = client.decide(facts(u), now)
+        rating, decision = client.decide(facts(u, (intel or {}).get(u.patch_id)), now)
         if selection_approves and rating is not Rating.BLOCKLISTED:
             decision = (
                 Decision(ApprovalOutcome.APPROVED, "selected by the configuration")
@@ -183,8 +198,13 @@ def install_now(
                 session, partner_id=scope.partner_id, client_id=device.client_id
             )
             policies[device.client_id] = client
+            missing = patches.device_updates(session, device.id)
             install, skipped = plan_device(
-                patches.device_updates(session, device.id), wanted, client, now
+                missing,
+                wanted,
+                client,
+                now,
+                intel=device_intel(session, device.client_id, missing, now),
             )
             if not install:
                 continue

@@ -22,6 +22,7 @@ from patchfleet.core.updates import (
 )
 from patchfleet.server.db.queries import devices, patches
 from patchfleet.server.services import policy
+from patchfleet.server.services.patch_intel import PatchExposure, patch_intel
 from patchfleet.server.services.views import (
     MissingPatch,
     Page,
@@ -40,6 +41,7 @@ class PatchSort(StrEnum):
     CLASSIFICATION = "classification"
     SEVERITY = "severity"
     FIRST_SEEN = "first_seen"
+    PRIORITY = "priority"
 
 
 def _class_rank(value: str) -> int:
@@ -103,6 +105,7 @@ _SORT_KEYS: dict[PatchSort, Any] = {
     PatchSort.CLASSIFICATION: lambda p: (_class_rank(p.classification), p.name),
     PatchSort.SEVERITY: lambda p: (_SEVERITY_RANK.get(p.severity, 5), p.name),
     PatchSort.FIRST_SEEN: lambda p: (p.first_seen_at, p.name),
+    PatchSort.PRIORITY: lambda p: (p.priority, p.devices, p.name),
 }
 
 
@@ -124,7 +127,9 @@ def by_patch(
     ``now``, deferrals are judged as of each patch's first sighting).
     """
     with session.begin():
-        found = _fold(patches.by_patch(session, scope.client_ids))
+        found = _with_intel(
+            session, scope, _fold(patches.by_patch(session, scope.client_ids)), now
+        )
         items = _with_policy(session, scope, found, now)
     items = _searched(items, search, now)
     if classification:
@@ -179,6 +184,44 @@ def _searched(
     ]
 
 
+def _with_intel(
+    session: Session, scope: Scope, items: list[PatchSummary], now: datetime | None
+) -> list[PatchSummary]:
+    """Add the CVEs each patch fixes, KEV/EPSS/CVSS and its priority (BP-07)."""
+    if not items:
+        return items
+    today = (now or max(p.first_seen_at for p in items)).date()
+    intel = patch_intel(
+        session,
+        scope.client_ids,
+        [
+            PatchExposure(p.patch_id, tuple(p.cves), p.devices, p.installable_now)
+            for p in items
+        ],
+        today=today,
+    )
+    out = []
+    for p in items:
+        i = intel.get(p.patch_id)
+        if i is None:
+            out.append(p)
+            continue
+        out.append(
+            p.model_copy(
+                update={
+                    "cves": list(i.cves),
+                    "kev": i.kev,
+                    "epss": i.epss,
+                    "cvss": i.cvss,
+                    "priority": i.priority.score,
+                    "priority_band": str(i.priority.band),
+                    "priority_explanation": i.priority.explanation,
+                }
+            )
+        )
+    return out
+
+
 def _with_policy(
     session: Session, scope: Scope, items: list[PatchSummary], now: datetime | None
 ) -> list[PatchSummary]:
@@ -206,6 +249,10 @@ def _with_policy(
             source=p.source,
             vendor_id=p.vendor_id,
             cves=tuple(p.cves),
+            cvss=p.cvss,
+            epss=p.epss,
+            is_kev=p.kev,
+            priority=p.priority,
             backend=p.backend,
         )
         rating, decision = client.decide(facts, now or p.first_seen_at)

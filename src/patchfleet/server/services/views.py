@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -120,6 +120,12 @@ class PatchSummary(View):
         ""  # one client in scope: the decision (approved, not_approved, ...)
     )
     approval_reason: str = ""
+    kev: bool = False
+    epss: float | None = None
+    cvss: float | None = None
+    priority: int = 0
+    priority_band: str = "none"
+    priority_explanation: str = ""
 
 
 class PatchDevice(View):
@@ -189,3 +195,101 @@ class JobView(View):
     reboot_required: bool
     rebooted: bool
     patches: list[JobPatchView] = []
+
+
+# CVE Insights and Details (CVE-04..08) ----------------------------------------------
+
+
+class CveSummary(View):
+    """One row of BY CVE: facts, exposure, fix states and priority (BP-07)."""
+
+    cve: str
+    severity: str
+    cvss: float | None
+    description: str
+    kev: bool
+    kev_due: date | None
+    epss: float | None
+    devices: int
+    installable: int
+    not_installable: int
+    no_fix: int
+    priority: int
+    band: str
+    explanation: str
+    first_seen_at: datetime | None
+
+
+class CveDevice(View):
+    """A device affected by one CVE, through one package."""
+
+    device_id: uuid.UUID
+    hostname: str
+    client_name: str
+    os_name: str
+    package: str
+    version: str
+    fixed: str
+    state: str
+    first_seen_at: datetime
+
+
+class FixingPatch(View):
+    """A missing patch that fixes the CVE, and on how many devices it is offered."""
+
+    patch_id: str
+    devices: int
+
+
+class CveDetail(View):
+    """CVE Details: the summary (None when no device in scope is affected)."""
+
+    cve: str
+    summary: CveSummary | None
+    devices: list[CveDevice]
+    patches: list[FixingPatch]
+
+
+class DeviceCve(View):
+    """One CVE of one device."""
+
+    cve: str
+    package: str
+    version: str
+    fixed: str
+    state: str
+    severity: str
+    cvss: float | None
+    kev: bool
+    epss: float | None
+    description: str
+    priority: int
+    band: str
+    explanation: str
+    first_seen_at: datetime
+
+
+class DeviceCveCount(View):
+    """One row of BY DEVICE (CVE-08)."""
+
+    device_id: uuid.UUID
+    hostname: str
+    client_name: str
+    ips: list[str]
+    os_name: str
+    cves: int
+    kev: int
+
+
+class CveInsights(View):
+    """The CVE Insights widgets (CVE-04)."""
+
+    devices: int
+    impacted_devices: int
+    cves: int
+    by_severity: dict[str, int]
+    kev: int
+    installable: int
+    top: list[CveSummary]
+    by_os: dict[str, dict[str, int]]
+    trend: list[tuple[date, int]]

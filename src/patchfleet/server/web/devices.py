@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from patchfleet.core.errors import InvalidInputError
-from patchfleet.server.services import devices, patches
+from patchfleet.server.services import cves, devices, patches
 from patchfleet.server.services.devices import DeviceSort
 from patchfleet.server.services.views import PackageView
 from patchfleet.server.web.deps import (
@@ -24,6 +24,8 @@ from patchfleet.server.web.rendering import PageRoute, is_htmx, render
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 PAGE_SIZE = 50
+
+DeviceTab = Literal["patches", "installed", "scans", "cves"]
 
 
 def device_query(
@@ -89,12 +91,16 @@ def scan(
 
 @router.get("/devices/{device_id}")
 def device_page(
-    request: Request, device_id: uuid.UUID, viewer: ViewerDep, session: SessionDep
+    request: Request,
+    device_id: uuid.UUID,
+    viewer: ViewerDep,
+    session: SessionDep,
+    tab: DeviceTab = "patches",
 ) -> Response:
-    """One device: facts, Scan Now, and the tabs (loaded by htmx)."""
+    """One device: facts, Scan Now, and the tabs (loaded by htmx; ``tab`` first)."""
     device = devices.get_device(session, scope=viewer.scope, device_id=device_id)
     return render(
-        request, "device.html", viewer=viewer, section="devices", device=device
+        request, "device.html", viewer=viewer, section="devices", device=device, tab=tab
     )
 
 
@@ -163,4 +169,24 @@ def scans_tab(
         device_id=device_id,
         tab="scans",
         scans=scans,
+    )
+
+
+@router.get("/devices/{device_id}/cves")
+def cves_tab(
+    request: Request,
+    device_id: uuid.UUID,
+    viewer: ViewerDep,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """The CVEs tab: the device's CVEs with fix state and priority (CVE-08)."""
+    found = cves.device_cves(session, scope=viewer.scope, device_id=device_id, now=now)
+    return render(
+        request,
+        "_tab_cves.html",
+        viewer=viewer,
+        device_id=device_id,
+        tab="cves",
+        found=found,
     )

@@ -11,6 +11,7 @@ from patchfleet.server.web import (
     activity,
     approvals,
     configurations,
+    cves,
     devices,
     jobs,
     overview,
@@ -30,5 +31,6 @@ for _module in (
     configurations,
     scans,
     activity,
+    cves,
 ):
     router.include_router(_module.router)
