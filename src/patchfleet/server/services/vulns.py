@@ -47,13 +47,26 @@ def advisory_digest(a: Advisory) -> str:
 
 
 def store_advisories(
-    session: Session, source: str, advisories: Iterable[Advisory]
+    session: Session, source: str, advisories: Iterable[Advisory], *, batch: int = 1000
 ) -> int:
-    """Insert new and replace changed advisories of one source; returns how many."""
+    """Insert new and replace changed advisories of one source; returns how many.
+
+    Streams: only ``batch`` parsed advisories are held at a time, so a full feed dump
+    imports in bounded memory.
+    """
     known = q.advisory_digests(session, source)
+    seen: set[str] = set()
+    written = 0
     new: list[tuple[Advisory, str]] = []
     changed: list[tuple[int, Advisory, str]] = []
-    seen: set[str] = set()
+
+    def flush() -> None:
+        nonlocal written
+        q.write_advisories(session, new, changed)
+        written += len(new) + len(changed)
+        new.clear()
+        changed.clear()
+
     for a in advisories:
         if a.id in seen:
             continue
@@ -64,10 +77,12 @@ def store_advisories(
             new.append((a, digest))
         elif stored[1] != digest:
             changed.append((stored[0], a, digest))
-    q.write_advisories(session, new, changed)
-    if new or changed:
+        if len(new) + len(changed) >= batch:
+            flush()
+    flush()
+    if written:
         q.bump_generation(session)
-    return len(new) + len(changed)
+    return written
 
 
 def _reported_advisories(
