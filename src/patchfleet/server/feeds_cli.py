@@ -37,6 +37,9 @@ def import_(
     recompute: Annotated[
         bool, typer.Option(help="Recompute device CVE states afterwards.")
     ] = True,
+    release: Annotated[
+        str, typer.Option(help="Release of an updateinfo file, e.g. almalinux:9.")
+    ] = "",
 ) -> None:
     """Import one feed file now (re-importing an unchanged file changes nothing)."""
     session = _sessions()()
@@ -56,6 +59,7 @@ def import_(
                 location,
                 now=now,
                 progress=lambda n: progress.update(task, completed=n),
+                release=release,
             )
         except FeedError as error:
             err.print(f"[red]import failed, nothing changed:[/red] {error}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from patchfleet.server.db.queries import feeds as q
-from patchfleet.server.feeds import epss, kev, nvd, osv, oval, sources
+from patchfleet.server.feeds import epss, kev, nvd, osv, oval, sources, updateinfo
 from patchfleet.server.feeds.errors import FeedError
 from patchfleet.server.services.vulns import store_advisories
 
@@ -40,6 +40,7 @@ class FeedKind(StrEnum):
     NVD = "nvd"
     KEV = "kev"
     EPSS = "epss"
+    UPDATEINFO = "updateinfo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,11 @@ def _file_digest(path: Path) -> str:
 
 
 def _load(
-    session: Session, kind: FeedKind, path: Path, progress: Progress | None
+    session: Session,
+    kind: FeedKind,
+    path: Path,
+    progress: Progress | None,
+    release: str = "",
 ) -> tuple[int, int]:
     """(records read, records changed) for one file, inside the caller's transaction."""
     box = [0]
@@ -96,6 +101,12 @@ def _load(
         with sources.open_stream(path, kind) as stream:
             records = nvd.iter_nvd(stream, where=path.name)
             changed = q.upsert_cves(session, _counted(records, progress, box))
+    elif kind is FeedKind.UPDATEINFO:
+        with sources.open_stream(path, kind) as stream:
+            errata = updateinfo.iter_updateinfo(stream, path.name, release)
+            changed = store_advisories(
+                session, "updateinfo", _counted(errata, progress, box)
+            )
     elif kind is FeedKind.KEV:
         with sources.open_stream(path, kind) as stream:
             catalog = kev.parse_kev(stream.read(), where=path.name)
@@ -118,8 +129,12 @@ def import_file(
     now: datetime,
     location: str = "",
     progress: Progress | None = None,
+    release: str = "",
 ) -> ImportResult:
-    """Import one local file (or OSV folder); raises FeedError after recording it."""
+    """Import one local file (or OSV folder); raises FeedError after recording it.
+
+    ``release`` names the release an updateinfo file belongs to (``almalinux:9``).
+    """
     location = location or str(path)
     digest = _file_digest(path)
     with session.begin():
@@ -128,7 +143,7 @@ def import_file(
             return ImportResult(kind, location, "unchanged", 0, 0)
     try:
         with session.begin():
-            records, changed = _load(session, kind, path, progress)
+            records, changed = _load(session, kind, path, progress, release)
             q.record_import(
                 session, kind, location, digest, now, "ok", records, changed, ""
             )
@@ -182,11 +197,29 @@ def import_location(
     now: datetime,
     progress: Progress | None = None,
     client: httpx.Client | None = None,
+    release: str = "",
 ) -> ImportResult:
-    """Import from a URL or a local path (a mirror folder for air-gapped sites)."""
-    with fetched(location, client) as path:
+    """Import from a URL or a local path (a mirror folder for air-gapped sites).
+
+    A failed download or a missing path is recorded in the import history too.
+    """
+    with ExitStack() as stack:
+        try:
+            path = stack.enter_context(fetched(location, client))
+        except FeedError as error:
+            with session.begin():
+                q.record_import(
+                    session, kind, location, "", now, "failed", 0, 0, str(error)
+                )
+            raise
         return import_file(
-            session, kind, path, now=now, location=location, progress=progress
+            session,
+            kind,
+            path,
+            now=now,
+            location=location,
+            progress=progress,
+            release=release,
         )
 
 

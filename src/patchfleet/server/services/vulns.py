@@ -191,6 +191,8 @@ def refresh(
         q.replace_fixes(
             session, None if full else candidates, _fixes(session, index, candidates)
         )
+        if full:
+            q.analyze(session, "vuln_findings", "vuln_fixes", "vuln_tuples")
         mark("candidate fixes")
         if full or dirty:
             q.derive_device_cves(session, scope, now=now)
