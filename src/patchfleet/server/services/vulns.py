@@ -173,8 +173,9 @@ def refresh(
         mark("read changes")
         index = _index(session, row.token, row.generation)
         mark("matching index")
-        known = q.known_tuples(session)
-        fresh = q.installed_tuples(session, dirty) - known
+        installed = q.installed_tuples(session, dirty)
+        known = q.known_tuples(session, None if full else installed)
+        fresh = installed - known
         q.add_tuples(session, fresh)
         mark("distinct tuples")
         if full:
@@ -182,9 +183,10 @@ def refresh(
             findings = _findings(index, known | fresh)
             q.replace_findings(session, None, findings)
         else:
+            # Tuples new to the fleet have no findings yet: nothing to delete.
             tuples = fresh
             findings = _findings(index, fresh)
-            q.replace_findings(session, fresh, findings)
+            q.replace_findings(session, (), findings)
         mark("match and store findings")
         scope = None if full else dirty
         candidates = q.candidate_tuples(session, scope)

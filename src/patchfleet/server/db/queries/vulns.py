@@ -267,12 +267,30 @@ def installed_tuples(session: Session, device_ids: Sequence[int]) -> set[Tuple]:
     return found
 
 
-def known_tuples(session: Session) -> set[Tuple]:
-    """Every tuple already registered (and matched) for the fleet."""
-    rows = session.execute(
-        select(VulnTupleRow.release, VulnTupleRow.package, VulnTupleRow.version)
-    )
-    return {(r[0], r[1], r[2]) for r in rows}
+def known_tuples(session: Session, among: set[Tuple] | None = None) -> set[Tuple]:
+    """Tuples already registered (and matched) for the fleet; only ``among`` if given.
+
+    ``among`` is looked up by its (release, package) prefixes, which the primary key
+    serves, so one device's delta reads a few thousand rows, not the whole registry.
+    """
+    stmt = select(VulnTupleRow.release, VulnTupleRow.package, VulnTupleRow.version)
+    if among is None:
+        return {(r[0], r[1], r[2]) for r in session.execute(stmt)}
+    found: set[Tuple] = set()
+    by_release: dict[str, list[str]] = {}
+    for release, package, _ in among:
+        by_release.setdefault(release, []).append(package)
+    for release, packages in by_release.items():
+        names = sorted(set(packages))
+        for start in range(0, len(names), BATCH):
+            rows = session.execute(
+                stmt.where(
+                    VulnTupleRow.release == release,
+                    VulnTupleRow.package.in_(names[start : start + BATCH]),
+                )
+            )
+            found.update(t for t in ((r[0], r[1], r[2]) for r in rows) if t in among)
+    return found
 
 
 def add_tuples(session: Session, tuples: Iterable[Tuple]) -> None:
@@ -429,30 +447,28 @@ def analyze(session: Session, *tables: str) -> None:
             session.execute(text(f"ANALYZE {table}"))
 
 
-def _state_expression() -> ColumnElement[str]:
-    fixable = exists(
-        select(literal(1))
-        .select_from(DeviceUpdateRow)
+def _installable_fixes(chunk: Sequence[int] | None) -> Any:
+    """(device, package, CVE) a device can fix now: an installable update's candidate
+    version is one that fixes the CVE (``vuln_fixes``)."""
+    stmt = (
+        select(
+            DeviceUpdateRow.device_id.label("device_id"),
+            VulnFixRow.package.label("package"),
+            VulnFixRow.cve.label("cve"),
+        )
+        .distinct()
+        .join(DeviceRow, DeviceRow.id == DeviceUpdateRow.device_id)
         .join(
             VulnFixRow,
             and_(
                 VulnFixRow.release == DeviceRow.release,
-                VulnFixRow.package == VulnFindingRow.package,
+                VulnFixRow.package == UPDATE_MATCH_NAME,
                 VulnFixRow.candidate == DeviceUpdateRow.candidate_version,
-                VulnFixRow.cve == VulnFindingRow.cve,
             ),
         )
-        .where(
-            DeviceUpdateRow.device_id == DeviceRow.id,
-            DeviceUpdateRow.state == "installable",
-            VulnFindingRow.package == UPDATE_MATCH_NAME,
-        )
+        .where(DeviceUpdateRow.state == "installable")
     )
-    return case(
-        (VulnFindingRow.fixed == "", literal("no-fix-yet")),
-        (fixable, literal("fixed-installable")),
-        else_=literal("fixed-not-installable"),
-    )
+    return _devices(stmt, DeviceUpdateRow.device_id, chunk).subquery("fixable")
 
 
 def derive_device_cves(
@@ -460,28 +476,46 @@ def derive_device_cves(
 ) -> None:
     """Recompute device CVE states set-based; unchanged rows keep ``first_seen_at``."""
     session.execute(delete(DeviceCveNextRow))
-    source = (
-        select(
-            DevicePackageRow.device_id,
-            VulnFindingRow.cve,
-            VulnFindingRow.package,
-            func.max(VulnFindingRow.version),
-            func.max(VulnFindingRow.fixed),
-            func.max(_state_expression()),
+
+    def source(chunk: Sequence[int] | None) -> Any:
+        fixable = _installable_fixes(chunk)
+        state = case(
+            (VulnFindingRow.fixed == "", literal("no-fix-yet")),
+            (fixable.c.device_id.is_not(None), literal("fixed-installable")),
+            else_=literal("fixed-not-installable"),
         )
-        .join(DeviceRow, DeviceRow.id == DevicePackageRow.device_id)
-        .join(
-            VulnFindingRow,
-            and_(
-                VulnFindingRow.release == DeviceRow.release,
-                VulnFindingRow.package == _PKG_NAME,
-                VulnFindingRow.version == _PKG_VERSION,
-            ),
+        stmt = (
+            select(
+                DevicePackageRow.device_id,
+                VulnFindingRow.cve,
+                VulnFindingRow.package,
+                func.max(VulnFindingRow.version),
+                func.max(VulnFindingRow.fixed),
+                func.min(state),
+            )
+            .join(DeviceRow, DeviceRow.id == DevicePackageRow.device_id)
+            .join(
+                VulnFindingRow,
+                and_(
+                    VulnFindingRow.release == DeviceRow.release,
+                    VulnFindingRow.package == _PKG_NAME,
+                    VulnFindingRow.version == _PKG_VERSION,
+                ),
+            )
+            .outerjoin(
+                fixable,
+                and_(
+                    fixable.c.device_id == DevicePackageRow.device_id,
+                    fixable.c.package == VulnFindingRow.package,
+                    fixable.c.cve == VulnFindingRow.cve,
+                ),
+            )
+            .group_by(
+                DevicePackageRow.device_id, VulnFindingRow.cve, VulnFindingRow.package
+            )
         )
-        .group_by(
-            DevicePackageRow.device_id, VulnFindingRow.cve, VulnFindingRow.package
-        )
-    )
+        return _devices(stmt, DevicePackageRow.device_id, chunk)
+
     target = DeviceCveNextRow.__table__
     columns = ["device_id", "cve", "package", "version", "fixed", "state"]
     chunks: list[Sequence[int] | None] = (
@@ -490,8 +524,7 @@ def derive_device_cves(
         else [device_ids[i : i + BATCH] for i in range(0, len(device_ids), BATCH)]
     )
     for chunk in chunks:
-        stmt = _devices(source, DevicePackageRow.device_id, chunk)
-        session.execute(insert(target).from_select(columns, stmt))  # type: ignore[arg-type]
+        session.execute(insert(target).from_select(columns, source(chunk)))  # type: ignore[arg-type]
     if device_ids is None:
         analyze(session, "device_cves_next", "device_cves")
     _apply_next(session, device_ids, now=now)
