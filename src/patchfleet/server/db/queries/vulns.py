@@ -167,11 +167,39 @@ def write_advisories(
             for i, (a, _) in zip(inserted, chunk, strict=True)
             for p in a.affected
         )
+    if ranges and session.get_bind().dialect.name == "postgresql":
+        _copy_ranges(session, ranges)
+        return
     for start in range(0, len(ranges), BATCH):
         session.execute(
             insert(AffectedRangeRow.__table__),  # type: ignore[arg-type]
             ranges[start : start + BATCH],
         )
+
+
+_RANGE_COLUMNS = (
+    "advisory_id",
+    "release",
+    "package",
+    "scheme",
+    "introduced",
+    "fixed",
+    "last_affected",
+    "not_affected",
+)
+
+
+def _copy_ranges(session: Session, ranges: Sequence[dict[str, Any]]) -> None:
+    """COPY ranges in the session's transaction (PostgreSQL; ~10x an executemany)."""
+    raw = session.connection().connection.driver_connection
+    with (
+        raw.cursor() as cur,  # type: ignore[union-attr]
+        cur.copy(
+            f"COPY affected_ranges ({', '.join(_RANGE_COLUMNS)}) FROM STDIN"
+        ) as copy,
+    ):
+        for row in ranges:
+            copy.write_row(tuple(row[c] for c in _RANGE_COLUMNS))
 
 
 def iter_advisories(session: Session) -> Iterator[Advisory]:
