@@ -535,6 +535,12 @@ def test_cve_detail_lists_affected_devices_and_fixing_patches(
     page.wait_for_url(re.compile(r"/patches/by-patch\?search="))
     expect(page.locator("#patch-rows tr")).to_have_count(1)
     expect(page.locator("#patch-rows tr")).to_contain_text("git")
+    # The missing patch shows the CVE it fixes and its priority, explained.
+    badge = page.locator("#patch-rows .patch-priority .band")
+    expect(badge).to_contain_text("critical")
+    assert "known exploited since" in (badge.get_attribute("title") or "")
+    expect(page.locator("#patch-rows .patch-priority .kev")).to_have_text("KEV")
+    expect(page.locator("#patch-rows .cves")).to_contain_text(GIT_CVE)
 
     # A CVE no feed knows is a 404 page; a malformed id is rejected.
     assert status_of(page, f"{fleet.url}/cves/CVE-2099-0001") == 404

@@ -1033,3 +1033,13 @@ def imports_dateutil(path: Path) -> bool:
 def test_only_schedules_imports_dateutil_in_core():
     importers = {path.name for path in CORE.glob("*.py") if imports_dateutil(path)}
     assert importers == {"schedules.py"}
+
+
+def test_an_instant_given_as_a_wall_time_in_the_dst_gap_keeps_that_days_run():
+    """Found by the property above: 02:00 (fold=1) in Berlin's 2020 spring gap is
+    00:00 UTC, and the 02:30 run (moved to 03:30 CEST = 01:30 UTC) still follows."""
+    berlin = ZoneInfo("Europe/Berlin")
+    schedule = Schedule(Frequency.DAILY, time(2, 30), "Europe/Berlin", None)
+    in_gap = datetime(2020, 3, 29, 2, 0, fold=1, tzinfo=berlin)
+    assert next_run(schedule, in_gap) == next_run(schedule, in_gap.astimezone(UTC))
+    assert next_run(schedule, in_gap).date() == date(2020, 3, 29)

@@ -239,6 +239,9 @@ def _runs_after(schedule: Schedule, after: datetime) -> Iterator[datetime]:
     """Runs strictly after ``after``, ascending and in UTC (checks eagerly)."""
     validate(schedule)
     _require_aware(after, "after")
+    # Compare in UTC only: PEP 495 makes inter-zone comparisons of a wall time in a
+    # DST gap unreliable (a local ``after`` inside the gap skipped that day's run).
+    after = after.astimezone(UTC)
     zone = _zone(schedule.timezone)
     first = after.astimezone(zone).date() - _SLACK
     return _instants(schedule, zone, first, after)

@@ -16,15 +16,19 @@ from patchfleet.server.api import (
     agent,
     auth,
     clients,
+    compliance,
     configurations,
     cves,
     devices,
     errors,
     health,
     jobs,
+    overview,
     patches,
     policy,
+    reports,
     scans,
+    sla,
 )
 from patchfleet.server.api.limits import BodyLimitMiddleware
 from patchfleet.server.db.engine import make_engine, make_sessionmaker
@@ -86,8 +90,12 @@ def create_app(
         jobs,
         activity,
         configurations,
+        compliance,
         scans,
         cves,
+        sla,
+        overview,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(pages.router)

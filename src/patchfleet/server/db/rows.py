@@ -163,7 +163,18 @@ class DeviceUpdateRow(Base):
     """One missing patch on one device, from the device's latest scan."""
 
     __tablename__ = "device_updates"
-    __table_args__ = (Index("ix_device_updates_patch", "name", "candidate_version"),)
+    __table_args__ = (
+        Index("ix_device_updates_patch", "name", "candidate_version"),
+        # The Overview's chart and security tiles read this index alone, in order.
+        Index(
+            "ix_device_updates_overview",
+            "classification",
+            "severity",
+            "patch_id",
+            "state",
+            "device_id",
+        ),
+    )
     device_id: Mapped[int] = mapped_column(
         ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
     )

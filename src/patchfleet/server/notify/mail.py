@@ -26,6 +26,15 @@ _SendErrors = dict[str, tuple[int, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an e-mail (base64-encoded), e.g. a PDF report."""
+
+    filename: str
+    content_type: str  # e.g. "application/pdf"
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class MailMessage:
     """One e-mail to send; the sender comes from the mailer's settings.
 
@@ -36,6 +45,7 @@ class MailMessage:
         subject: One line; runs of whitespace, line breaks included, become a space.
         text: The plain-text body, always sent.
         html: An HTML alternative of the same content, or ``None`` for text only.
+        attachments: Files sent along; the e-mail becomes multipart/mixed.
     """
 
     to: tuple[str, ...]
@@ -43,6 +53,7 @@ class MailMessage:
     subject: str
     text: str
     html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
     def __post_init__(self) -> None:
         """Refuse a message nobody would receive."""
@@ -129,7 +140,8 @@ def build_email(message: MailMessage, *, sender: str) -> EmailMessage:
     """The MIME message for ``message``: text, or multipart/alternative with HTML.
 
     Non-ASCII names and subjects become RFC 2047 encoded words and bodies are
-    quoted-printable, so the result is 7-bit clean for any SMTP server.
+    quoted-printable (attachments base64, in multipart/mixed), so the result is
+    7-bit clean for any SMTP server.
 
     Raises:
         ValueError: A header value holds a line break (header injection).
@@ -148,6 +160,11 @@ def build_email(message: MailMessage, *, sender: str) -> EmailMessage:
     email.set_content(message.text, cte="quoted-printable")
     if message.html is not None:
         email.add_alternative(message.html, subtype="html", cte="quoted-printable")
+    for item in message.attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        email.add_attachment(
+            item.data, maintype=maintype, subtype=subtype, filename=item.filename
+        )
     return email
 
 

@@ -20,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from patchfleet.server.feeds import load as feeds
 from patchfleet.server.notify.mail import NullMailer
 from patchfleet.server.services import (
+    compliance,
     configurations,
     jobs,
+    report_schedules,
     scans,
     scheduling,
     summaries,
@@ -46,11 +48,13 @@ def tick(
         done = {
             "lost_jobs": jobs.expire_lost(session, now=now),
             "configuration_runs": 0,
+            "compliance_runs": 0,
             "summaries": 0,
             "scan_schedules": 0,
             "auto_scans": 0,
             "feed_imports": 0,
             "cve_devices": 0,
+            "reports": 0,
         }
         if not scheduling.claim(session, holder=holder, now=now, lease=LEASE):
             return done
@@ -62,6 +66,10 @@ def tick(
         )
         done["feed_imports"] = len(feeds.refresh_due(session, now=now))
         done["cve_devices"] = vulns.refresh(session, now=now).devices
+        done["compliance_runs"] = len(compliance.run_due(session, now=now))
+        done["reports"] = report_schedules.send_due(
+            session, mailer=outlets.mailer if outlets else NullMailer(), now=now
+        )
         return done
 
 

@@ -24,6 +24,7 @@ class ObjectType(StrEnum):
     CONFIGURATION = "Configuration"
     RULE = "Approval Rule"
     SCAN = "Scan"
+    COMPLIANCE = "Compliance"
 
 
 def record(

@@ -39,7 +39,7 @@ from patchfleet.core.updates import Classification, Severity, UpdateState
 from patchfleet.protocol import v1
 from patchfleet.server.db.queries import devices, jobs, patches
 from patchfleet.server.db.rows import DeviceRow, DeviceUpdateRow, OrderRow
-from patchfleet.server.services import activity
+from patchfleet.server.services import activity, sla
 from patchfleet.server.services.activity import ObjectType
 from patchfleet.server.services.patch_intel import PatchIntel, client_patch_intel
 from patchfleet.server.services.policy import (
@@ -282,6 +282,9 @@ def apply_report(
     ]
     merged = merge_outcomes(jobs.outcomes(session, job.id), reported)
     jobs.save_outcomes(session, job.id, merged, now)
+    sla.record_outcomes(
+        session, device_id=device_id, order_id=job.id, outcomes=merged, now=now
+    )
     job.started_at = job.started_at or now
     job.updated_at = now
     job.reboot_required = report.reboot_required

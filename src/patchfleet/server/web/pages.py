@@ -10,14 +10,17 @@ from fastapi import APIRouter
 from patchfleet.server.web import (
     activity,
     approvals,
+    compliance,
     configurations,
     cves,
     devices,
     jobs,
     overview,
     patches,
+    reports,
     scans,
     sessions,
+    sla,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -29,8 +32,11 @@ for _module in (
     approvals,
     jobs,
     configurations,
+    compliance,
     scans,
     activity,
     cves,
+    sla,
+    reports,
 ):
     router.include_router(_module.router)

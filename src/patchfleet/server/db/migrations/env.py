@@ -5,6 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import patchfleet.server.db.compliance_rows
+import patchfleet.server.db.report_rows
+import patchfleet.server.db.sla_rows  # noqa: F401
 from patchfleet.server.db.rows import Base
 
 config = context.config
