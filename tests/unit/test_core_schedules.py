@@ -667,8 +667,10 @@ def test_next_run_is_strictly_after(schedule, after):
     assert run is None or run > after
     # Compare in UTC: PEP 495 makes inter-zone equality of a wall time inside a DST
     # gap always false, so a local ``after`` would never match the UTC run.
+    # Step back in UTC too: aware arithmetic is wall-clock arithmetic, and one
+    # microsecond before a wall time inside a gap is an hour *later* in real time.
     after_utc = after.astimezone(UTC)
-    earlier = next_run(schedule, after - timedelta(microseconds=1))
+    earlier = next_run(schedule, after_utc - timedelta(microseconds=1))
     assert earlier in {run, after_utc}
 
 
