@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from patchfleet.core.packages import inventory_hash
-from patchfleet.protocol import convert, v1
-from support.clock import START
 from support.live import ADMIN_PASSWORD, LiveServer
+from support.seeded import Device, SeededFleet
 
 pytestmark = pytest.mark.browser
 
@@ -82,93 +77,13 @@ def engine(sqlite_engine):
     return sqlite_engine
 
 
-@dataclass
-class Device:
-    """A seeded device: its id, client and agent credential."""
-
-    id: str
-    hostname: str
-    client: str
-    credential: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        """Bearer headers of the device's agent."""
-        return {"Authorization": f"Bearer {self.credential}"}
-
-
-@dataclass
-class Fleet:
+class Fleet(SeededFleet):
     """Two clients with devices, enrolled and scanned through the agent API."""
-
-    url: str
-    http: httpx.Client
-    admin: dict[str, str]
-    clients: dict[str, int] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-    devices: dict[str, Device] = field(default_factory=dict)
-
-    def add_client(self, name: str) -> None:
-        r = self.http.post("/api/v1/clients", json={"name": name}, headers=self.admin)
-        assert r.status_code == 201, r.text
-        self.clients[name] = r.json()["id"]
-        r = self.http.post(
-            f"/api/v1/clients/{self.clients[name]}/enrollment-tokens",
-            json={},
-            headers=self.admin,
-        )
-        assert r.status_code == 201, r.text
-        self.tokens[name] = r.json()["token"]
-
-    def enroll(self, client: str, hostname: str, ip: str) -> Device:
-        facts = {
-            "hostname": hostname,
-            "os_family": "debian",
-            "os_name": "Debian GNU/Linux",
-            "os_version": "12",
-            "kernel": "6.1.0-28-amd64",
-            "arch": "x86_64",
-            "ips": [ip],
-            "agent_version": "0.1.0",
-            "package_manager": "apt",
-        }
-        r = self.http.post(
-            "/agent/v1/enroll",
-            json={"enrollment_token": self.tokens[client], "facts": facts},
-        )
-        assert r.status_code == 201, r.text
-        device = Device(r.json()["device_id"], hostname, client, r.json()["credential"])
-        self.devices[hostname] = device
-        return device
-
-    def scan(
-        self, device: Device, updates: list[dict[str, object]], *, reboot: bool = False
-    ) -> None:
-        report = {
-            "scan_id": str(uuid.uuid4()),
-            "started_at": (START - timedelta(minutes=6)).isoformat(),
-            "finished_at": (START - timedelta(minutes=5)).isoformat(),
-            "backend": "apt",
-            "reboot_required": reboot,
-            "updates": updates,
-        }
-        r = self.http.post("/agent/v1/scans", json=report, headers=device.auth)
-        assert r.status_code == 204, r.text
-
-    def inventory(self, device: Device) -> None:
-        items = [v1.PackageItem(**p) for p in PACKAGES]
-        digest = inventory_hash(convert.item_to_package(i) for i in items)
-        body = {"kind": "full", "hash": digest, "packages": PACKAGES}
-        r = self.http.post("/agent/v1/inventory", json=body, headers=device.auth)
-        assert r.status_code == 204, r.text
 
     def orders(self, device: Device) -> list[dict[str, object]]:
         r = self.http.post("/agent/v1/checkin", json={}, headers=device.auth)
         assert r.status_code == 200, r.text
         return list(r.json()["orders"])
-
-    def hosts(self, client: str | None = None) -> list[str]:
-        return sorted(h for h, d in self.devices.items() if client in (None, d.client))
 
 
 @pytest.fixture
@@ -188,7 +103,7 @@ def fleet(live_server: LiveServer) -> Iterator[Fleet]:
         fleet.scan(web, [DEMO_UPDATE])
         fleet.scan(db, [DEMO_UPDATE, BUGFIX_UPDATE], reboot=True)
         fleet.scan(app, [DEMO_UPDATE])
-        fleet.inventory(web)
+        fleet.inventory(web, PACKAGES)
         yield fleet
 
 
