@@ -307,3 +307,34 @@ def test_missing_feed_location_is_a_clear_error(engine, clock, tmp_path: Path):
         import_location(
             make_sessionmaker(engine)(), FeedKind.OSV, str(tmp_path / "x"), now=clock()
         )
+
+
+def test_by_patch_keeps_each_patchs_cves_across_many_patches(api, clock):
+    """1,200 distinct missing patches, each with its own reported CVE."""
+    _, cred = api.enroll(api.enrollment_token, "big-1", os_id="debian", os_version="12")
+    updates = [
+        {
+            "name": f"pkg{i:04d}",
+            "installed_version": "1.0-1",
+            "candidate_version": "1.0-2",
+            "arch": "amd64",
+            "classification": "security",
+            "cves": [f"CVE-2024-{10000 + i}"],
+        }
+        for i in range(1200)
+    ]
+    r = api.http.post(
+        "/agent/v1/scans", json=scan_body(clock, updates=updates), headers=cred
+    )
+    assert r.status_code == 204, r.text
+    page = api.http.get(
+        "/api/v1/missing-patches/by-patch",
+        params={"page_size": 100, "search": "pkg0007"},
+        headers=api.admin,
+    ).json()
+    assert page["total"] == 1
+    assert page["items"][0]["cves"] == ["CVE-2024-10007"]
+    everything = api.http.get(
+        "/api/v1/missing-patches/by-patch", params={"page_size": 10}, headers=api.admin
+    ).json()
+    assert everything["total"] == 1200

@@ -283,9 +283,14 @@ def patch_cves(
         .where(DeviceRow.client_id.in_(client_ids))
         .group_by(DeviceUpdateRow.patch_id, DeviceCveRow.cve)
     )
-    if patch_ids is not None:
-        stmt = stmt.where(DeviceUpdateRow.patch_id.in_(patch_ids))
-    return [(r[0], r[1], int(r[2])) for r in session.execute(stmt)]
+    if patch_ids is None:
+        return [(r[0], r[1], int(r[2])) for r in session.execute(stmt)]
+    ids = sorted(set(patch_ids))
+    found: list[tuple[str, str, int]] = []
+    for start in range(0, len(ids), 1000):  # bounded IN lists (SQLite's limit)
+        chunk = stmt.where(DeviceUpdateRow.patch_id.in_(ids[start : start + 1000]))
+        found.extend((r[0], r[1], int(r[2])) for r in session.execute(chunk))
+    return found
 
 
 def cve_facts(session: Session, cves: Sequence[str]) -> dict[str, Any]:
