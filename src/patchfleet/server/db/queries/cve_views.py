@@ -387,42 +387,23 @@ def advisory_texts(session: Session, cves: Sequence[str]) -> dict[str, tuple[str
 
 def facts_row(session: Session, cve: str) -> Any:
     """A CVE's facts (NVD, KEV, EPSS) shaped like ``cve_rows``, with no devices."""
+    one = select(literal(cve).label("cve")).subquery()
     return session.execute(
         select(
-            literal(cve).label("cve"),
+            one.c.cve,
             literal(0).label("devices"),
             literal(None).label("first_seen_at"),
-            select(CveRow.description)
-            .where(CveRow.id == cve)
-            .scalar_subquery()
-            .label("description"),
-            select(CveRow.cvss_score)
-            .where(CveRow.id == cve)
-            .scalar_subquery()
-            .label("cvss_score"),
-            select(CveRow.cvss_severity)
-            .where(CveRow.id == cve)
-            .scalar_subquery()
-            .label("cvss_severity"),
-            select(KevRow.date_added)
-            .where(KevRow.cve == cve)
-            .scalar_subquery()
-            .label("date_added"),
-            select(KevRow.due_date)
-            .where(KevRow.cve == cve)
-            .scalar_subquery()
-            .label("due_date"),
-            select(KevRow.ransomware)
-            .where(KevRow.cve == cve)
-            .scalar_subquery()
-            .label("ransomware"),
-            select(EpssRow.probability)
-            .where(EpssRow.cve == cve)
-            .scalar_subquery()
-            .label("probability"),
-            select(EpssRow.percentile)
-            .where(EpssRow.cve == cve)
-            .scalar_subquery()
-            .label("percentile"),
+            CveRow.description,
+            CveRow.cvss_score,
+            CveRow.cvss_severity,
+            KevRow.date_added,
+            KevRow.due_date,
+            KevRow.ransomware,
+            EpssRow.probability,
+            EpssRow.percentile,
         )
+        .select_from(one)
+        .outerjoin(CveRow, CveRow.id == one.c.cve)
+        .outerjoin(KevRow, KevRow.cve == one.c.cve)
+        .outerjoin(EpssRow, EpssRow.cve == one.c.cve)
     ).one()
